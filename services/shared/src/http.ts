@@ -1,0 +1,164 @@
+// HTTP plumbing the three services share: the express app skeleton (health, JSON errors, request
+// metrics), input validation, the outbound JSON client with a timeout, and graceful shutdown.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { AddressInfo } from 'node:net';
+import { requestDurationMiddleware } from './request-metrics.ts';
+import { shutdownTelemetry } from './telemetry.ts';
+
+/** An error whose message is safe to show to the client, with the status to answer. */
+export class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
+/** A call to another service failed: 502 when it answered badly or not at all, 504 on timeout. */
+export class DownstreamError extends HttpError {
+  constructor(status: 502 | 504, message: string, options?: { cause?: unknown }) {
+    super(status, message);
+    this.name = 'DownstreamError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+const MAX_ID = 1_000_000_000;
+
+/** Parses a path id: a positive decimal integer, nothing else. */
+export function parseId(raw: string | undefined, what = 'id'): number {
+  if (raw === undefined || !/^\d{1,10}$/.test(raw)) {
+    throw new HttpError(400, `${what} must be a positive integer, got ${JSON.stringify(raw ?? '')}`);
+  }
+  const id = Number(raw);
+  if (id < 1 || id > MAX_ID) throw new HttpError(400, `${what} must be between 1 and ${MAX_ID}, got ${raw}`);
+  return id;
+}
+
+const JSON_BODY_LIMIT = '16kb';
+
+/**
+ * The express app every service starts from: request-duration metrics on every route, JSON bodies
+ * up to 16 kB, GET /healthz, then the service's own routes, then JSON answers for 404 and errors.
+ */
+export function createServiceApp(addRoutes: (app: Express) => void): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestDurationMiddleware());
+  app.use(express.json({ limit: JSON_BODY_LIMIT }));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  addRoutes(app);
+  app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));
+  app.use(jsonErrorHandler);
+  return app;
+}
+
+const jsonErrorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+  const { status, message } = describeError(err);
+  if (status >= 500) {
+    // The server span turns ERROR by itself on 5xx; the exception event says why.
+    const span = trace.getActiveSpan();
+    span?.recordException(err instanceof Error ? err : new Error(String(err)));
+    span?.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+  if (status === 500) console.error(err);
+  if (!res.headersSent) res.status(status).json({ error: message });
+};
+
+function describeError(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  // express.json() (body-parser) marks its own errors with a 4xx status and a type.
+  const parserError = err as { status?: unknown; type?: unknown; message?: unknown };
+  if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+    if (parserError.type === 'entity.parse.failed') return { status: 400, message: 'request body is not valid JSON' };
+    if (parserError.type === 'entity.too.large') {
+      return { status: 413, message: `request body is larger than ${JSON_BODY_LIMIT}` };
+    }
+    return { status: parserError.status, message: String(parserError.message ?? 'bad request') };
+  }
+  return { status: 500, message: 'internal error' };
+}
+
+/**
+ * GET a JSON document from another service. Every call has a deadline; failures become a
+ * DownstreamError (502, or 504 on timeout) that names the service, so the caller's route answers
+ * with a clear gateway error instead of hanging or crashing.
+ */
+export async function fetchJson<T>(service: string, url: string, options: { timeoutMs: number; headers?: Record<string, string> }): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: options.headers, signal: AbortSignal.timeout(options.timeoutMs) });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'TimeoutError') {
+      throw new DownstreamError(504, `${service} did not answer within ${options.timeoutMs} ms`, { cause: error });
+    }
+    throw new DownstreamError(502, `${service} is unreachable`, { cause: error });
+  }
+  const text = await response.text().catch(() => '');
+  if (!response.ok) {
+    throw new DownstreamError(502, `${service} answered ${response.status}: ${errorMessageOf(text)}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new DownstreamError(502, `${service} answered with invalid JSON`, { cause: error });
+  }
+}
+
+function errorMessageOf(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return body.slice(0, 200) || '(empty body)';
+}
+
+/** Reads a port or duration from the environment, rejecting anything that is not a whole number. */
+export function intFromEnv(name: string, fallback: number, range: { min: number; max: number }): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new Error(`${name} must be an integer between ${range.min} and ${range.max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Listens on the port and stops gracefully on SIGTERM/SIGINT: stop accepting connections, let
+ * in-flight requests finish (up to 10 s), flush spans and metrics, exit.
+ */
+export function serve(app: Express, options: { name: string; port: number; host?: string }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) => {
+      if (error) return reject(error);
+      const { port } = server.address() as AddressInfo;
+      console.log(`${options.name} listening on port ${port}`);
+      resolve(port);
+    });
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${options.name} received ${signal}, shutting down`);
+      const forceExit = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      forceExit.unref();
+      server.close(() => {
+        shutdownTelemetry()
+          .catch((error: unknown) => console.error('telemetry shutdown failed', error))
+          .finally(() => process.exit(0));
+      });
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

@@ -1,0 +1,252 @@
+// The three services for real, on free ports, each exporting spans to an in-memory exporter:
+// trace propagation, the manual spans, the slow path and its toggle, input validation and the
+// error paths.
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, startService, type RecordedSpan, type RunningService } from './support/services.ts';
+
+let inventory: RunningService;
+let pricing: RunningService;
+let order: RunningService;
+
+before(async () => {
+  [inventory, pricing] = await Promise.all([
+    startService('inventory', { SLOW_PATH_RATE: '0' }),
+    startService('pricing'),
+  ]);
+  order = await startService('order', { INVENTORY_URL: inventory.url, PRICING_URL: pricing.url });
+});
+
+after(async () => {
+  await Promise.all([order, inventory, pricing].filter(Boolean).map((service) => service.stop()));
+});
+
+async function json(response: Response): Promise<Record<string, unknown>> {
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/** All spans of one trace from all three services, once `done` says the trace is complete. */
+async function traceSpans(traceId: string, done: (spans: RecordedSpan[]) => boolean): Promise<RecordedSpan[]> {
+  return eventually(async () => {
+    const all = (await Promise.all([order, inventory, pricing].map((service) => service.spans()))).flat();
+    const spans = all.filter((span) => span.traceId === traceId);
+    return done(spans) && spans;
+  }, `the spans of trace ${traceId}`);
+}
+
+function traceIdOf(spans: RecordedSpan[], service: string, name: string): string {
+  const span = spans.find((candidate) => candidate.service === service && candidate.name === name);
+  assert.ok(span, `no ${service} span named ${name}`);
+  return span.traceId;
+}
+
+const orderRouteSpan = (spans: RecordedSpan[], orderId: number) =>
+  spans.find((span) => span.name === 'fetch-order-details' && span.attributes['order.id'] === orderId);
+
+describe('a request to order', () => {
+  test('is one trace across order, inventory and pricing, with the manual spans and attributes', async () => {
+    const response = await fetch(`${order.url}/orders/42`, { headers: { 'x-user-id': 'user-7' } });
+    assert.equal(response.status, 200);
+    const body = await json(response);
+    assert.equal(body.orderId, 42);
+    assert.equal(typeof body.total, 'number');
+    assert.equal(body.currency, 'EUR');
+
+    const orderSpans = await eventually(async () => orderRouteSpan(await order.spans(), 42), 'order span');
+    const spans = await traceSpans(orderSpans.traceId, (s) =>
+      ['order', 'inventory', 'pricing'].every((service) => s.some((span) => span.service === service && span.kind === SpanKind.SERVER)),
+    );
+
+    assert.deepEqual(new Set(spans.map((span) => span.service)), new Set(['order', 'inventory', 'pricing']));
+
+    // Manual spans, named verb-noun, with the business attributes.
+    const details = spans.find((span) => span.name === 'fetch-order-details');
+    assert.ok(details);
+    assert.equal(details.attributes['order.id'], 42);
+    assert.equal(details.attributes['user.id'], 'user-7');
+    assert.equal(details.attributes['order.total'], body.total);
+    for (const name of ['check-inventory', 'calculate-price']) {
+      const span = spans.find((candidate) => candidate.name === name);
+      assert.ok(span, `missing manual span ${name}`);
+      assert.equal(span.parentSpanId, details.spanId, `${name} should be a child of fetch-order-details`);
+    }
+
+    // Auto-instrumentation sees express in these ES modules: route spans exist in every service.
+    for (const service of ['order', 'inventory', 'pricing']) {
+      assert.ok(
+        spans.some((span) => span.service === service && span.scope === '@opentelemetry/instrumentation-express'),
+        `no express spans from ${service}: the ESM loader hook is not working`,
+      );
+    }
+
+    // traceparent propagation: each downstream server span's parent is one of order's client spans.
+    const orderClientSpans = spans.filter((span) => span.service === 'order' && span.kind === SpanKind.CLIENT);
+    for (const [service, manualParent] of [['inventory', 'check-inventory'], ['pricing', 'calculate-price']] as const) {
+      const server = spans.find((span) => span.service === service && span.kind === SpanKind.SERVER);
+      assert.ok(server, `no server span from ${service}`);
+      const client = orderClientSpans.find((span) => span.spanId === server.parentSpanId);
+      assert.ok(client, `${service}'s server span is not a child of an order client span`);
+      const manual = spans.find((span) => span.name === manualParent);
+      assert.equal(client.parentSpanId, manual?.spanId, `the call to ${service} should sit under ${manualParent}`);
+    }
+  });
+
+  test('rejects bad ids with 400 and unknown routes with 404, as JSON', async () => {
+    for (const id of ['abc', '-1', '0', '1.5', '99999999999']) {
+      const response = await fetch(`${order.url}/orders/${id}`);
+      assert.equal(response.status, 400, `id ${id}`);
+      assert.match(String((await json(response)).error), /order id must be/);
+    }
+    for (const [url, path] of [[inventory.url, '/stock/x'], [pricing.url, '/price/-3']]) {
+      assert.equal((await fetch(url + path)).status, 400);
+    }
+    const missing = await fetch(`${order.url}/nope`);
+    assert.equal(missing.status, 404);
+    assert.match(String((await json(missing)).error), /no route/);
+  });
+
+  test('turns a pricing failure into 502 with error spans, and keeps serving', async () => {
+    const response = await fetch(`${order.url}/orders/10042`);
+    assert.equal(response.status, 502);
+    assert.match(String((await json(response)).error), /pricing answered 500: no price list entry for item 10042/);
+
+    const details = await eventually(async () => orderRouteSpan(await order.spans(), 10042), 'order span');
+    const spans = await traceSpans(details.traceId, (s) => s.some((span) => span.service === 'pricing' && span.kind === SpanKind.SERVER));
+    const lookup = spans.find((span) => span.name === 'lookup-price');
+    assert.equal(lookup?.status.code, SpanStatusCode.ERROR);
+    assert.ok(lookup?.events.includes('exception'), 'the pricing exception is recorded on its span');
+    const pricingServer = spans.find((span) => span.service === 'pricing' && span.kind === SpanKind.SERVER);
+    assert.equal(pricingServer?.attributes['http.response.status_code'], 500);
+    assert.equal(pricingServer?.status.code, SpanStatusCode.ERROR);
+    assert.equal(spans.find((span) => span.name === 'calculate-price')?.status.code, SpanStatusCode.ERROR);
+    assert.equal(details.status.code, SpanStatusCode.ERROR);
+
+    assert.equal((await fetch(`${order.url}/healthz`)).status, 200);
+  });
+});
+
+describe('the slow path', () => {
+  test('GET /admin/slow-path shows the settings; PUT changes them', async () => {
+    assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 });
+    const put = await fetch(`${inventory.url}/admin/slow-path`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rate: 0.25, delayMs: 1200 }),
+    });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await json(put), { rate: 0.25, delayMs: 1200 });
+    assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0.25, delayMs: 1200 });
+    await setSlowPath({ rate: 0, delayMs: 3000 });
+  });
+
+  test('rejects invalid settings with 400 and a message, keeping the old ones', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [JSON.stringify({ rate: 2 }), /rate must be a number from 0 to 1/],
+      [JSON.stringify({ rate: 'often' }), /rate must be a number from 0 to 1/],
+      [JSON.stringify({ delayMs: 10 }), /rate is required/],
+      [JSON.stringify({ rate: 0.5, delayMs: -1 }), /delayMs must be an integer/],
+      [JSON.stringify({ rate: 0.5, ratee: 1 }), /unknown field\(s\): ratee/],
+      [JSON.stringify([0.5]), /body must be a JSON object/],
+      ['{"rate": 0.5', /not valid JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const response = await fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(response.status, 400, body);
+      assert.match(String((await json(response)).error), message);
+    }
+    const oversized = await fetch(`${inventory.url}/admin/slow-path`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rate: 0.5, padding: 'x'.repeat(64 * 1024) }),
+    });
+    assert.equal(oversized.status, 413);
+    assert.match(String((await json(oversized)).error), /larger than/);
+    assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 });
+  });
+
+  test('at rate 1 every request runs the N+1 loop and takes at least the configured delay', async () => {
+    await setSlowPath({ rate: 1, delayMs: 900 });
+    try {
+      const started = performance.now();
+      const response = await fetch(`${order.url}/orders/7`);
+      const elapsedMs = performance.now() - started;
+      assert.equal(response.status, 200);
+      assert.ok(elapsedMs >= 900, `took ${elapsedMs} ms`);
+
+      const details = await eventually(async () => orderRouteSpan(await order.spans(), 7), 'order span');
+      const spans = await traceSpans(details.traceId, (s) => s.some((span) => span.service === 'inventory' && span.kind === SpanKind.SERVER));
+      const getStock = spans.find((span) => span.name === 'get-stock');
+      assert.equal(getStock?.attributes['inventory.slow_path'], true);
+      const queries = spans.filter((span) => span.name === 'query-stock-db' && span.parentSpanId === getStock?.spanId);
+      // One query for the warehouse list, then one per warehouse: the N+1.
+      assert.equal(queries.length, 31);
+      assert.ok(getStock && getStock.durationMs >= 900, `get-stock took ${getStock?.durationMs} ms`);
+    } finally {
+      await setSlowPath({ rate: 0, delayMs: 3000 });
+    }
+  });
+
+  test('at rate 0 a request reads stock in one query of about 50–150 ms', async () => {
+    const response = await fetch(`${inventory.url}/stock/5`);
+    assert.equal(response.status, 200);
+    const spans = await eventually(async () => {
+      const all = await inventory.spans();
+      const getStock = all.findLast((span) => span.name === 'get-stock' && span.attributes['item.id'] === 5);
+      return getStock && all.filter((span) => span.parentSpanId === getStock.spanId);
+    }, 'inventory spans');
+    assert.equal(spans.length, 1);
+    assert.ok(spans[0].durationMs >= 40 && spans[0].durationMs < 400, `query took ${spans[0].durationMs} ms`);
+  });
+});
+
+describe('a dead downstream', () => {
+  test('gives 502 and an error span without crashing order', async () => {
+    const deadPricing = await startService('pricing');
+    const deadUrl = deadPricing.url;
+    await deadPricing.stop();
+    const lonelyOrder = await startService('order', { INVENTORY_URL: inventory.url, PRICING_URL: deadUrl, DOWNSTREAM_TIMEOUT_MS: '2000' });
+    try {
+      const response = await fetch(`${lonelyOrder.url}/orders/3`);
+      assert.equal(response.status, 502);
+      assert.match(String((await json(response)).error), /pricing is unreachable/);
+      const span = await eventually(async () => (await lonelyOrder.spans()).find((s) => s.name === 'calculate-price'), 'calculate-price span');
+      assert.equal(span.status.code, SpanStatusCode.ERROR);
+      assert.ok(span.events.includes('exception'));
+      assert.equal((await fetch(`${lonelyOrder.url}/healthz`)).status, 200);
+      assert.equal(lonelyOrder.process.exitCode, null);
+    } finally {
+      await lonelyOrder.stop();
+    }
+  });
+
+  test('that hangs gives 504 after the timeout', async () => {
+    const { createServer } = await import('node:http');
+    const hanging = createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((resolve) => hanging.once('listening', resolve));
+    const { port } = hanging.address() as { port: number };
+    const slowOrder = await startService('order', {
+      INVENTORY_URL: `http://127.0.0.1:${port}`,
+      PRICING_URL: pricing.url,
+      DOWNSTREAM_TIMEOUT_MS: '300',
+    });
+    try {
+      const response = await fetch(`${slowOrder.url}/orders/3`);
+      assert.equal(response.status, 504);
+      assert.match(String((await json(response)).error), /inventory did not answer within 300 ms/);
+    } finally {
+      await slowOrder.stop();
+      hanging.closeAllConnections();
+      hanging.close();
+    }
+  });
+});
+
+async function setSlowPath(settings: { rate: number; delayMs?: number }): Promise<void> {
+  const response = await fetch(`${inventory.url}/admin/slow-path`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(settings),
+  });
+  assert.equal(response.status, 200, await response.text());
+}

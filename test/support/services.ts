@@ -1,0 +1,82 @@
+// Starts the real services as child processes for tests, each with in-memory span capture.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { RecordedSpan } from './in-memory-telemetry.ts';
+
+export type { RecordedSpan };
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface RunningService {
+  name: string;
+  url: string;
+  process: ChildProcess;
+  output: () => string;
+  spans: () => Promise<RecordedSpan[]>;
+  stop: () => Promise<void>;
+}
+
+/** Starts services/<name>/src/main.ts on a free port and resolves once it listens. */
+export async function startService(name: string, env: Record<string, string> = {}): Promise<RunningService> {
+  const child = fork(`services/${name}/src/main.ts`, [], {
+    cwd: repoRoot,
+    execArgv: ['--import', './test/support/in-memory-telemetry.ts'],
+    env: { ...process.env, PORT: '0', OTEL_SDK_DISABLED: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s:\n${output}`)), 20_000);
+    const check = () => {
+      const match = /listening on port (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before listening:\n${output}`));
+    });
+  });
+
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    output: () => output,
+    spans: async () => {
+      const reply = once(child, 'message') as Promise<[{ spans: RecordedSpan[] }]>;
+      child.send('spans');
+      const [message] = await reply;
+      return message.spans;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Polls fn until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
