@@ -1,0 +1,115 @@
+// Request duration for every service, from one express middleware: the histogram
+// `http.request.duration` in seconds (Prometheus: http_request_duration_seconds_bucket/_sum/_count)
+// with http.request.method, http.route and http.response.status_code, and an exemplar per bucket
+// that points at the request's trace.
+//
+// - The exemplar points at the request's HTTP server span, taken when the request ENTERS the
+//   middleware (the 'finish' callback runs in whatever context emitted the event, so nothing is
+//   looked up there). The http instrumentation publishes its server span in the context as RPC
+//   metadata; that one is used, because the express instrumentation makes a span of its own
+//   ("middleware - recordRequestDuration", a few microseconds long) the active span while this
+//   middleware runs. Without RPC metadata the active span is used.
+// - http.route is the express route template (req.baseUrl + req.route.path), read when the
+//   response has finished; requests no route matched (404s, for instance) get "unmatched", so
+//   raw URLs never become label values. A route in a mounted router whose error is answered by an
+//   app-level error handler loses its mount prefix (express restores req.baseUrl on the way out).
+// - /healthz is not measured (option excludePaths): health probes every few seconds would pile up
+//   in the fastest bucket and dilute the latency story; the http instrumentation does not trace
+//   them either, so they could not carry an exemplar anyway.
+// - A request whose client went away before the response finished is not measured.
+import { context, metrics, trace, type Meter, type SpanContext } from "@opentelemetry/api";
+import { getRPCMetadata } from "@opentelemetry/core";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { createExemplarHistogram, type ExemplarHistogram } from "./exemplars/histogram.ts";
+import { getDefaultExemplarStore, type ExemplarStore } from "./exemplars/store.ts";
+
+export const HTTP_REQUEST_DURATION = "http.request.duration";
+
+/** Bucket boundaries in seconds: fine-grained up to 100 ms, with bounds at 2.5, 3 and 4 s so a 3 s spike stands apart. */
+export const HTTP_REQUEST_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 4, 5, 7.5, 10,
+]);
+
+/** http.route of requests no route matched. */
+export const UNMATCHED_ROUTE = "unmatched";
+
+const DEFAULT_EXCLUDED_PATHS: readonly string[] = ["/healthz"];
+
+const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
+
+const METER_NAME = "@spike-to-trace/shared";
+
+export interface RequestDurationOptions {
+  /** Meter for the histogram. Default: the global MeterProvider's, taken at the first request. */
+  meter?: Meter;
+  /** Where exemplars go. Default: the process-wide store the exporter reads. */
+  store?: ExemplarStore;
+  /** Request paths not measured. Default ["/healthz"]. */
+  excludePaths?: readonly string[];
+}
+
+/** http.request.method as the semantic conventions want it: known methods, else _OTHER. */
+function methodOf(req: Request): string {
+  const method = req.method;
+  if (KNOWN_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  return KNOWN_METHODS.has(upper) ? upper : "_OTHER";
+}
+
+function routeOf(req: Request): string {
+  const route = req.route as { path?: unknown } | undefined;
+  if (route === undefined || route.path === undefined) return UNMATCHED_ROUTE;
+  const path = typeof route.path === "string" ? route.path : String(route.path);
+  return req.baseUrl + path;
+}
+
+/**
+ * Express middleware recording `http.request.duration` (seconds) with exemplars. Mount it first,
+ * before any router, so the duration covers the whole request.
+ */
+export function requestDurationMiddleware(options: RequestDurationOptions = {}): RequestHandler {
+  const excluded = new Set(options.excludePaths ?? DEFAULT_EXCLUDED_PATHS);
+  const store = options.store ?? getDefaultExemplarStore();
+  // The duration is measured on the store's clock (performance.now() by default), so the reading
+  // at the end doubles as the exemplar's timestamp.
+  const clock = store.clock;
+  let histogram: ExemplarHistogram | undefined;
+
+  const getHistogram = (): ExemplarHistogram => {
+    histogram ??= createExemplarHistogram(
+      options.meter ?? metrics.getMeter(METER_NAME),
+      HTTP_REQUEST_DURATION,
+      {
+        description: "Duration of HTTP server requests.",
+        unit: "s",
+        advice: { explicitBucketBoundaries: [...HTTP_REQUEST_DURATION_BUCKETS] },
+      },
+      store,
+    );
+    return histogram;
+  };
+
+  return function recordRequestDuration(req: Request, res: Response, next: NextFunction): void {
+    if (excluded.has(req.path)) {
+      next();
+      return;
+    }
+    const start = clock.now();
+    const active = context.active();
+    const serverSpan = getRPCMetadata(active)?.span;
+    const spanContext: SpanContext | null = (serverSpan !== undefined ? serverSpan.spanContext() : trace.getSpanContext(active)) ?? null;
+    res.once("finish", () => {
+      const end = clock.now();
+      const method = methodOf(req);
+      const route = routeOf(req);
+      const status = res.statusCode;
+      getHistogram().record(
+        (end - start) / 1000,
+        { "http.request.method": method, "http.route": route, "http.response.status_code": status },
+        spanContext,
+        end,
+      );
+    });
+    next();
+  };
+}
