@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+#
+# One image recipe for the three services, one build target each:
+#
+#   docker build --target order     -t spike-to-trace/order .
+#   docker build --target inventory -t spike-to-trace/inventory .
+#   docker build --target pricing   -t spike-to-trace/pricing .
+#
+# docker compose builds them (see docker-compose.yml). The services are TypeScript run directly by
+# Node 24 (type stripping), so there is no compile step: the image holds the sources and the
+# production dependencies of the npm workspaces, and starts exactly like the native stack:
+#
+#   node --import @spike-to-trace/shared/instrument.ts services/<service>/src/main.ts
+#
+# NODE_VERSION defaults to the pin in .env; compose passes the .env value as a build argument, so
+# changing the pin there changes both the native Node and the image.
+
+ARG NODE_VERSION=24.21.0
+
+# ---------------------------------------------------------------------------------------------------
+# deps: production dependencies only. The manifests are copied before any source so that this layer
+# (the slow npm ci) is reused for as long as package.json / package-lock.json do not change.
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY services/shared/package.json services/shared/
+COPY services/order/package.json services/order/
+COPY services/inventory/package.json services/inventory/
+COPY services/pricing/package.json services/pricing/
+# --omit=dev skips the root devDependencies (typescript, @types/*, test helpers). The workspace
+# packages themselves are linked: node_modules/@spike-to-trace/* point at services/*.
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
+  && npm cache clean --force
+
+# ---------------------------------------------------------------------------------------------------
+# base: what every service needs: the installed tree and the shared workspace (telemetry, HTTP
+# helpers). Files stay owned by root and read-only for the runtime user: the services never write
+# to their own code.
+FROM node:${NODE_VERSION}-bookworm-slim AS base
+WORKDIR /app
+# OTEL_EXPORTER_OTLP_ENDPOINT: where the Collector listens inside the compose network (compose sets
+# it as well; a plain `docker run` can override it).
+ENV NODE_ENV=production \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4317
+# The whole /app of the deps stage: node_modules and any workspace-local node_modules npm created.
+COPY --from=deps /app ./
+COPY services/shared ./services/shared
+# The non-root user that the official Node images ship (uid 1000).
+USER node
+
+# ---------------------------------------------------------------------------------------------------
+FROM base AS order
+COPY services/order ./services/order
+ENV PORT=8080 \
+    OTEL_SERVICE_NAME=order \
+    INVENTORY_URL=http://inventory:8081 \
+    PRICING_URL=http://pricing:8082
+EXPOSE 8080
+CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/order/src/main.ts"]
+
+# ---------------------------------------------------------------------------------------------------
+FROM base AS inventory
+COPY services/inventory ./services/inventory
+ENV PORT=8081 \
+    OTEL_SERVICE_NAME=inventory
+EXPOSE 8081
+CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/inventory/src/main.ts"]
+
+# ---------------------------------------------------------------------------------------------------
+FROM base AS pricing
+COPY services/pricing ./services/pricing
+ENV PORT=8082 \
+    OTEL_SERVICE_NAME=pricing
+EXPOSE 8082
+CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/pricing/src/main.ts"]

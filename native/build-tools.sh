@@ -1,0 +1,341 @@
+#!/bin/sh
+# Builds the native tools from source with Go, at the versions pinned in .env:
+#
+#   otelcol      the Collector, from otel-collector/builder-config.yaml (OpenTelemetry Collector Builder)
+#   prometheus   Prometheus and promtool
+#   k6           the load generator
+#   otlp-decode  native/otlp-decode, the independent OTLP decoder of the exemplar tests
+#   tempo        attempted only: the Go module proxy does not serve current Tempo releases
+#
+#   npm run tools          (also run at the start of npm test)
+#
+# Binaries land in $TOOLS_DIR/bin (default ~/.cache/spike-to-trace/bin, see native/versions.sh),
+# as links to a directory per version, so a version bump in .env rebuilds and an unchanged
+# version is reused ("cached"). Go's own module and build caches stay at their defaults and make
+# rebuilds after a bump much faster. The first run takes several minutes (Prometheus and k6 are
+# large); the Collector is built first because everything else waits for it.
+#
+# Environment:
+#   TOOLS_DIR             tool cache (default ~/.cache/spike-to-trace)
+#   TEMPO_BIN             path to a tempo binary (e.g. from a Tempo release archive) to use
+#                         instead of building one
+#   TEMPO_MODULE_VERSION  Go module version to build Tempo from (see below)
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/native/versions.sh"
+
+# Tempo's release tags (v2.x, v3.x) are not valid versions of the module github.com/grafana/tempo
+# (its path has no /vN suffix), so Go can only fetch a release as a pseudo-version of the tagged
+# commit: v1.5.1-0.<UTC commit time yyyymmddhhmmss>-<first 12 hex digits of the commit>, as
+# `go list -m github.com/grafana/tempo@<commit>` prints it. By default the tag itself is asked for;
+# the public Go module proxy answers both with 403 "not available" for anything after v1.5.0, so
+# set TEMPO_MODULE_VERSION only when your GOPROXY serves Tempo, or provide TEMPO_BIN instead.
+TEMPO_MODULE_VERSION=${TEMPO_MODULE_VERSION:-v$TEMPO_VERSION}
+
+bin_dir=$TOOLS_DIR/bin
+log_dir=$TOOLS_DIR/logs
+work_dir=$TOOLS_DIR/build
+mkdir -p "$bin_dir" "$log_dir" "$work_dir"
+
+say() { printf '%s\n' "$*"; }
+fail() { printf 'build-tools: %s\n' "$*" >&2; exit 1; }
+
+now() { date +%s; }
+duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# A short, portable content hash for cache keys (cksum is POSIX).
+hash_of() { cat "$@" | cksum | cut -d' ' -f1; }
+
+go_checked=
+need_go() {
+  [ -n "$go_checked" ] && return 0
+  if ! command -v go >/dev/null 2>&1; then
+    fail "the Go toolchain is not installed (no 'go' on PATH). The native tools are built from source: install Go 1.26 or newer (https://go.dev/dl/) and run 'npm run tools' again."
+  fi
+  if ! go version >/dev/null 2>&1; then
+    fail "'go version' fails; check the Go installation ($(command -v go))."
+  fi
+  say "Go: $(go version | cut -d' ' -f3-) (module cache $(go env GOMODCACHE))"
+  # -trimpath: no paths of the build machine inside the binaries. $(go env GOFLAGS) keeps the
+  # flags set with `go env -w`, which the GOFLAGS variable would otherwise replace.
+  GOFLAGS=$(go env GOFLAGS)
+  case " $GOFLAGS " in *" -trimpath "*) ;; *) GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" ;; esac
+  export GOFLAGS
+  go_checked=1
+}
+
+# link NAME TARGET: point $bin_dir/NAME at TARGET (atomically replaces an older link or file).
+# Built tools are linked relative to $bin_dir, so the cache keeps working when moved or restored
+# elsewhere (CI caches).
+link() {
+  ln -sf "$2" "$bin_dir/.$1.new"
+  mv -f "$bin_dir/.$1.new" "$bin_dir/$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Background jobs: each long build runs in the background with its own log, and the script polls
+# it, printing a line now and then, so a slow first run shows that it is alive.
+jobs_running=
+start_job() { # name label function [note]
+  name=$1 label=$2 fn=$3 note=${4-" (first run takes several minutes)"}
+  log=$log_dir/$name.log
+  say "$label: building$note, log: $log"
+  # The inner subshell runs the build with set -e; the outer one records its exit status and end
+  # time, which finish_job reads (jobs end in any order, and are waited for one after the other).
+  rm -f "$log_dir/$name.status"
+  (set +e; (set -e; "$fn") >"$log" 2>&1; echo "$? $(now)" >"$log_dir/$name.status") &
+  eval "job_pid_$name=\$!; job_start_$name=\$(now); job_label_$name=\$label"
+  jobs_running="$jobs_running $name"
+}
+
+failed=
+finish_job() { # name [optional]: wait for the job, print its outcome; return 1 when it failed
+  name=$1 optional=${2:-}
+  eval "pid=\$job_pid_$name; start=\$job_start_$name; label=\$job_label_$name"
+  next=$(($(now) + 60))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    if [ "$(now)" -ge "$next" ]; then
+      say "$label: still building ($(duration $(($(now) - start))))"
+      next=$(($(now) + 60))
+    fi
+  done
+  wait "$pid" || true
+  read -r rc end 2>/dev/null <"$log_dir/$name.status" || { rc=1 end=$(now); }
+  rm -f "$log_dir/$name.status"
+  if [ "$rc" -eq 0 ]; then
+    say "$label: built in $(duration $((end - start)))"
+  else
+    rc=1
+    if [ -z "$optional" ]; then
+      say "$label: FAILED after $(duration $((end - start))); last lines of $log_dir/$name.log:" >&2
+      tail -n 20 "$log_dir/$name.log" | sed 's/^/    /' >&2
+      failed="$failed $name"
+    fi
+  fi
+  jobs_running=$(printf '%s' "$jobs_running" | sed "s/ $name\$//; s/ $name / /")
+  return $rc
+}
+
+stop_jobs() {
+  for name in $jobs_running; do
+    eval "kill \$job_pid_$name" 2>/dev/null || true
+  done
+}
+trap 'stop_jobs; exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# a. The Collector, built by the OpenTelemetry Collector Builder of the same release from our
+# manifest, with the versions and the output path substituted (the committed manifest holds the
+# same version as .env; a test keeps them equal).
+gen_manifest() { # output_path
+  sed -e "s#^\( *- gomod: [^ ]*\) v[0-9][0-9.]*\$#\1 v$OTELCOL_VERSION#" \
+      -e "s#^\( *version:\).*#\1 $OTELCOL_VERSION#" \
+      -e "s#^\( *output_path:\).*#\1 $1#" \
+      "$root/otel-collector/builder-config.yaml"
+}
+# Keyed by the version and the component list, so adding a component also rebuilds.
+otelcol_key=$OTELCOL_VERSION-$(gen_manifest _ | grep -v '^ *#' | cksum | cut -d' ' -f1)
+otelcol_dir=$TOOLS_DIR/otelcol/$otelcol_key
+
+build_otelcol() {
+  builder_dir=$TOOLS_DIR/builder/$OTELCOL_VERSION
+  if [ ! -x "$builder_dir/builder" ]; then
+    echo "installing go.opentelemetry.io/collector/cmd/builder@v$OTELCOL_VERSION"
+    GOBIN=$builder_dir go install "go.opentelemetry.io/collector/cmd/builder@v$OTELCOL_VERSION"
+  fi
+  rm -rf "$otelcol_dir.partial"
+  mkdir -p "$otelcol_dir.partial"
+  gen_manifest "$otelcol_dir.partial/src" >"$otelcol_dir.partial/builder-config.yaml"
+  "$builder_dir/builder" --config "$otelcol_dir.partial/builder-config.yaml"
+  mv "$otelcol_dir.partial/src/otelcol" "$otelcol_dir.partial/otelcol"
+  rm -rf "$otelcol_dir" && mv "$otelcol_dir.partial" "$otelcol_dir"
+}
+
+# b. Prometheus and promtool. Its go.mod has replace and exclude directives, which
+# `go install pkg@version` refuses, so the module is downloaded and built in a writable copy.
+# Prometheus 3.x is published as the Go module version v0.<major><minor 2 digits>.<patch>
+# (3.14.0 is v0.314.0). Without the builtinassets tag the web UI is not embedded; the API, which
+# Grafana and the tests use, works.
+prom_module_version() {
+  IFS=. read -r major minor patch <<EOF
+$PROMETHEUS_VERSION
+EOF
+  printf 'v0.%d%02d.%d' "$major" "$minor" "$patch"
+}
+prom_dir=$TOOLS_DIR/prometheus/$PROMETHEUS_VERSION
+prom_src=$work_dir/prometheus-$PROMETHEUS_VERSION
+
+# module_dir MODULE@VERSION: download a module into Go's module cache and print its directory.
+module_dir() {
+  json=$(go mod download -json "$1") || { printf '%s\n' "$json" >&2; return 1; }
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  [ -n "$dir" ] && [ -d "$dir" ] || { echo "go mod download $1 returned no directory" >&2; return 1; }
+  printf '%s\n' "$dir"
+}
+
+# fetch_source MODULE@VERSION DIR PACKAGE...: a writable copy of the module in DIR, with the
+# modules that PACKAGEs need downloaded (`go list -deps`: only what the build uses, where
+# `go mod download` would fetch every module of go.mod, tests' included). GOWORK=off: a
+# repository's go.work names modules that the published module lacks.
+# Explicit error checks: this also runs in `||` lists, where set -e does not apply.
+fetch_source() {
+  mod=$1 dest=$2
+  shift 2
+  echo "downloading $mod"
+  dir=$(module_dir "$mod") || return 1
+  rm -rf "$dest" &&
+    cp -R "$dir" "$dest" &&
+    chmod -R u+w "$dest" || return 1
+  (cd "$dest" && GOWORK=off go list -deps "$@" >/dev/null) || return 1
+}
+
+fetch_prometheus() {
+  fetch_source "github.com/prometheus/prometheus@$(prom_module_version)" "$prom_src" ./cmd/prometheus ./cmd/promtool
+}
+
+build_prometheus() {
+  [ -f "$prom_src/go.mod" ] || fetch_prometheus
+  rm -rf "$prom_dir.partial"
+  mkdir -p "$prom_dir.partial"
+  # The version variables that the release build (.promu.yml) sets, for `prometheus --version`
+  # and the build_info metric.
+  v=github.com/prometheus/common/version
+  (cd "$prom_src" && GOWORK=off go build \
+    -ldflags "-X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=v$PROMETHEUS_VERSION -X $v.BuildUser=build-tools.sh" \
+    -o "$prom_dir.partial/" ./cmd/prometheus ./cmd/promtool)
+  "$prom_dir.partial/prometheus" --version
+  rm -rf "$prom_dir" && mv "$prom_dir.partial" "$prom_dir"
+  rm -rf "$prom_src"
+}
+
+# c. k6. `go install go.k6.io/k6/v2@version` would work in principle (no replace directives), but
+# it also asks for the module's latest version to report deprecations, which fails where only the
+# module proxy is reachable; so k6 is built like Prometheus, from a copy of the released module.
+k6_dir=$TOOLS_DIR/k6/$K6_VERSION
+k6_src=$work_dir/k6-$K6_VERSION
+fetch_k6() { fetch_source "go.k6.io/k6/v2@v$K6_VERSION" "$k6_src" .; }
+build_k6() {
+  [ -f "$k6_src/go.mod" ] || fetch_k6
+  rm -rf "$k6_dir.partial"
+  mkdir -p "$k6_dir.partial"
+  (cd "$k6_src" && GOWORK=off go build -o "$k6_dir.partial/k6" .)
+  "$k6_dir.partial/k6" version
+  rm -rf "$k6_dir" && mv "$k6_dir.partial" "$k6_dir"
+  rm -rf "$k6_src"
+}
+
+# d. Tempo (attempt; see TEMPO_MODULE_VERSION above). Like Prometheus, built in a writable copy.
+tempo_dir=$TOOLS_DIR/tempo/$TEMPO_VERSION
+tempo_src=$work_dir/tempo-$TEMPO_VERSION
+fetch_tempo() { fetch_source "github.com/grafana/tempo@$TEMPO_MODULE_VERSION" "$tempo_src" ./cmd/tempo; }
+build_tempo() {
+  rm -rf "$tempo_dir.partial"
+  mkdir -p "$tempo_dir.partial"
+  (cd "$tempo_src" && GOWORK=off go build -o "$tempo_dir.partial/tempo" ./cmd/tempo)
+  rm -rf "$tempo_dir" && mv "$tempo_dir.partial" "$tempo_dir"
+  rm -rf "$tempo_src"
+}
+
+# e. otlp-decode, keyed by the hash of its sources.
+decode_src=$root/native/otlp-decode
+decode_key=$(hash_of "$decode_src/go.mod" "$decode_src/go.sum" "$decode_src/main.go")
+decode_dir=$TOOLS_DIR/otlp-decode/$decode_key
+build_otlp_decode() {
+  rm -rf "$decode_dir.partial"
+  mkdir -p "$decode_dir.partial"
+  # -buildvcs=false: the surrounding repository's state is no part of this tool.
+  (cd "$decode_src" && go build -buildvcs=false -o "$decode_dir.partial/otlp-decode" .)
+  rm -rf "$decode_dir" && mv "$decode_dir.partial" "$decode_dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The Collector first: it is what the rest of the stack and other work waits for.
+if [ -x "$otelcol_dir/otelcol" ]; then
+  say "otelcol $OTELCOL_VERSION: cached"
+  otelcol_job=
+else
+  need_go
+  start_job otelcol "otelcol $OTELCOL_VERSION" build_otelcol
+  otelcol_job=1
+fi
+
+# While the Collector compiles (CPU bound), download the sources and modules of Prometheus and k6
+# (network bound). A failed download is retried by the build job, which reports it.
+prefetch() { # name label dir function
+  need_go
+  say "$2: downloading sources and modules, log: $log_dir/$1-fetch.log"
+  "$4" >"$log_dir/$1-fetch.log" 2>&1 || rm -rf "$3"
+}
+prom_cached= k6_cached= decode_cached=
+[ -x "$prom_dir/prometheus" ] && [ -x "$prom_dir/promtool" ] && prom_cached=1
+[ -x "$k6_dir/k6" ] && k6_cached=1
+[ -x "$decode_dir/otlp-decode" ] && decode_cached=1
+[ -n "$prom_cached" ] || prefetch prometheus "prometheus $PROMETHEUS_VERSION" "$prom_src" fetch_prometheus
+[ -n "$k6_cached" ] || prefetch k6 "k6 $K6_VERSION" "$k6_src" fetch_k6
+
+if [ -n "$otelcol_job" ]; then
+  if finish_job otelcol; then link otelcol "../otelcol/$otelcol_key/otelcol"; fi
+else
+  link otelcol "../otelcol/$otelcol_key/otelcol"
+fi
+
+# Then the others, side by side: Go uses every core for each, and the links overlap compiles.
+if [ -n "$prom_cached" ]; then say "prometheus $PROMETHEUS_VERSION: cached"; else
+  start_job prometheus "prometheus $PROMETHEUS_VERSION" build_prometheus
+fi
+if [ -n "$k6_cached" ]; then say "k6 $K6_VERSION: cached"; else
+  start_job k6 "k6 $K6_VERSION" build_k6
+fi
+if [ -n "$decode_cached" ]; then say "otlp-decode: cached"; else
+  need_go
+  start_job otlp_decode "otlp-decode" build_otlp_decode ""
+fi
+
+if [ -z "$decode_cached" ] && finish_job otlp_decode; then decode_cached=1; fi
+[ -z "$decode_cached" ] || link otlp-decode "../otlp-decode/$decode_key/otlp-decode"
+
+if [ -z "$prom_cached" ] && finish_job prometheus; then prom_cached=1; fi
+if [ -n "$prom_cached" ]; then
+  link prometheus "../prometheus/$PROMETHEUS_VERSION/prometheus"
+  link promtool "../prometheus/$PROMETHEUS_VERSION/promtool"
+fi
+
+if [ -z "$k6_cached" ] && finish_job k6; then k6_cached=1; fi
+[ -z "$k6_cached" ] || link k6 "../k6/$K6_VERSION/k6"
+
+# Tempo last, and never fatal: the stack runs without it in the native mode (tests that need
+# Tempo check for it), and Docker compose uses the official image anyway.
+if [ -n "${TEMPO_BIN:-}" ]; then
+  [ -x "$TEMPO_BIN" ] && [ ! -d "$TEMPO_BIN" ] || fail "TEMPO_BIN=$TEMPO_BIN is not an executable file"
+  say "tempo: using TEMPO_BIN=$TEMPO_BIN"
+  link tempo "$(cd "$(dirname "$TEMPO_BIN")" && pwd)/$(basename "$TEMPO_BIN")"
+elif [ -x "$tempo_dir/tempo" ]; then
+  say "tempo $TEMPO_VERSION: cached"
+  link tempo "../tempo/$TEMPO_VERSION/tempo"
+else
+  # No link to a Tempo of another version or an earlier TEMPO_BIN.
+  rm -f "$bin_dir/tempo"
+  tempo_mod=github.com/grafana/tempo@$TEMPO_MODULE_VERSION
+  how="to use one, set TEMPO_BIN=/path/to/tempo (e.g. from the Tempo $TEMPO_VERSION release archive) and run 'npm run tools' again"
+  if ! command -v go >/dev/null 2>&1; then
+    say "tempo $TEMPO_VERSION: native Tempo is unavailable (no Go toolchain to try building $tempo_mod); $how"
+  elif need_go >/dev/null && fetch_tempo >"$log_dir/tempo.log" 2>&1; then
+    start_job tempo "tempo $TEMPO_VERSION" build_tempo
+    if finish_job tempo optional; then
+      link tempo "../tempo/$TEMPO_VERSION/tempo"
+    else
+      say "tempo $TEMPO_VERSION: native Tempo is unavailable (building $tempo_mod failed, see $log_dir/tempo.log); $how"
+    fi
+  elif grep -q -e '403' -e 'not available' -e 'invalid version' "$log_dir/tempo.log"; then
+    say "tempo $TEMPO_VERSION: native Tempo is unavailable (the Go module proxy does not serve $tempo_mod, see $log_dir/tempo.log); $how"
+  else
+    say "tempo $TEMPO_VERSION: native Tempo is unavailable (could not download $tempo_mod, see $log_dir/tempo.log); $how"
+  fi
+fi
+
+if [ -n "$failed" ]; then
+  fail "failed to build:$failed (logs in $log_dir)"
+fi
+say "tools ready in $bin_dir"

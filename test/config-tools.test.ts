@@ -1,0 +1,210 @@
+// Checks the Collector and Prometheus configuration with the real, natively built binaries
+// (`npm run tools`): otelcol validate, promtool check config, promtool test rules, and that the
+// Collector's builder manifest matches its configuration and the versions pinned in .env.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { describeRun, pinnedVersions, repoRoot, requireTool, run } from './support/tools.ts';
+
+const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
+const BUILDER_MANIFEST = 'otel-collector/builder-config.yaml';
+const COMPONENT_KINDS = ['receivers', 'processors', 'exporters', 'extensions', 'connectors'] as const;
+type Kind = (typeof COMPONENT_KINDS)[number];
+
+function read(file: string): string {
+  return readFileSync(path.join(repoRoot, file), 'utf8');
+}
+
+function emptyKinds(): Record<Kind, Set<string>> {
+  return { receivers: new Set(), processors: new Set(), exporters: new Set(), extensions: new Set(), connectors: new Set() };
+}
+
+function isKind(key: string): key is Kind {
+  return (COMPONENT_KINDS as readonly string[]).includes(key);
+}
+
+/**
+ * The component types a Collector config defines, per kind: the keys directly under the top-level
+ * receivers:, processors:, ... sections, without their /name suffix (otlp_grpc/tempo is otlp_grpc).
+ */
+function configComponentTypes(text: string): Record<Kind, Set<string>> {
+  const types = emptyKinds();
+  let section: string | undefined;
+  for (const line of text.split('\n')) {
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const top = /^([A-Za-z_]+):/.exec(line);
+    if (top) {
+      section = top[1];
+      continue;
+    }
+    const key = /^ {2}([A-Za-z0-9_]+)(\/[^:\s]*)?:/.exec(line);
+    if (key && section !== undefined && isKind(section)) types[section].add(key[1]!);
+  }
+  return types;
+}
+
+interface ManifestModule {
+  module: string;
+  version: string;
+}
+
+/** The builder manifest's dist.version and its `- gomod: <module> <version>` entries per section. */
+function manifestModules(text: string): { distVersion: string | undefined; modules: Record<string, ManifestModule[]> } {
+  const modules: Record<string, ManifestModule[]> = {};
+  let section: string | undefined;
+  let distVersion: string | undefined;
+  for (const line of text.split('\n')) {
+    const top = /^([A-Za-z_]+):/.exec(line);
+    if (top) {
+      section = top[1];
+      continue;
+    }
+    const version = /^\s+version:\s*["']?([^"'\s#]+)/.exec(line);
+    if (section === 'dist' && version) distVersion = version[1];
+    const gomod = /^\s*-\s*gomod:\s*["']?(\S+)\s+([^"'\s#]+)/.exec(line);
+    if (gomod && section !== undefined) (modules[section] ??= []).push({ module: gomod[1]!, version: gomod[2]! });
+  }
+  return { distVersion, modules };
+}
+
+/** `otelcol components`: the component types the binary contains, per kind, with their modules. */
+function binaryComponents(text: string): Record<Kind, Map<string, string>> {
+  const components: Record<Kind, Map<string, string>> = {
+    receivers: new Map(),
+    processors: new Map(),
+    exporters: new Map(),
+    extensions: new Map(),
+    connectors: new Map(),
+  };
+  let section: string | undefined;
+  let name: string | undefined;
+  for (const line of text.split('\n')) {
+    const top = /^([A-Za-z_]+):/.exec(line);
+    if (top) {
+      section = top[1];
+      name = undefined;
+      continue;
+    }
+    const nameMatch = /^\s*-\s*name:\s*(\S+)/.exec(line);
+    if (nameMatch) name = nameMatch[1];
+    const moduleMatch = /^\s+module:\s*(\S+)/.exec(line);
+    if (moduleMatch && name !== undefined && section !== undefined && isKind(section)) components[section].set(name, moduleMatch[1]!);
+  }
+  return components;
+}
+
+const sorted = (values: Iterable<string>): string[] => [...values].sort();
+
+describe('OpenTelemetry Collector', () => {
+  test('otelcol validate accepts otel-collector/config.yaml', async () => {
+    const otelcol = requireTool('otelcol');
+    const result = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`]);
+    assert.equal(result.code, 0, describeRun('otelcol validate', result));
+  });
+
+  test('the config takes its addresses and debug verbosity from the environment', async () => {
+    const otelcol = requireTool('otelcol');
+    const env = {
+      ...process.env,
+      OTELCOL_OTLP_GRPC_ENDPOINT: '127.0.0.1:14317',
+      OTELCOL_OTLP_HTTP_ENDPOINT: '127.0.0.1:14318',
+      OTELCOL_HEALTH_ENDPOINT: '127.0.0.1:23133',
+      OTELCOL_METRICS_HOST: '127.0.0.1',
+      OTELCOL_METRICS_PORT: '18888',
+      OTELCOL_DEBUG_VERBOSITY: 'detailed',
+      TEMPO_OTLP_ENDPOINT: '127.0.0.1:24317',
+      PROMETHEUS_REMOTE_WRITE_URL: 'http://127.0.0.1:19090/api/v1/write',
+    };
+    const valid = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`], { env });
+    assert.equal(valid.code, 0, describeRun('otelcol validate with local addresses', valid));
+
+    // A verbosity the debug exporter does not know must be rejected: the variable is really read.
+    const invalid = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`], { env: { ...env, OTELCOL_DEBUG_VERBOSITY: 'chatty' } });
+    assert.notEqual(invalid.code, 0, describeRun('otelcol validate with OTELCOL_DEBUG_VERBOSITY=chatty', invalid));
+    assert.match(invalid.stdout + invalid.stderr, /chatty/);
+  });
+
+  test('the builder manifest pins OTELCOL_VERSION from .env', () => {
+    const version = pinnedVersions().OTELCOL_VERSION;
+    assert.ok(version, '.env has no OTELCOL_VERSION');
+    const { distVersion, modules } = manifestModules(read(BUILDER_MANIFEST));
+    assert.equal(distVersion, version, `dist.version in ${BUILDER_MANIFEST}`);
+    const all = Object.values(modules).flat();
+    assert.ok(all.length > 0, `no gomod entries found in ${BUILDER_MANIFEST}`);
+    for (const { module, version: moduleVersion } of all) {
+      assert.equal(moduleVersion, `v${version}`, `${module} in ${BUILDER_MANIFEST} should be at v${version} like OTELCOL_VERSION in .env`);
+    }
+  });
+
+  test('the builder manifest lists exactly the components config.yaml uses', async () => {
+    const otelcol = requireTool('otelcol');
+    const used = configComponentTypes(read(COLLECTOR_CONFIG));
+    const { modules } = manifestModules(read(BUILDER_MANIFEST));
+    // The binary says which component type each module provides (otlpexporter is otlp_grpc, ...).
+    const result = await run(otelcol, ['components']);
+    assert.equal(result.code, 0, describeRun('otelcol components', result));
+    const built = binaryComponents(result.stdout);
+
+    for (const kind of COMPONENT_KINDS) {
+      const listed = sorted((modules[kind] ?? []).map((m) => m.module));
+      assert.deepEqual(
+        sorted(built[kind].values()),
+        listed,
+        `the ${kind} of the built otelcol differ from ${BUILDER_MANIFEST}: the binary is out of date, run \`npm run tools\``,
+      );
+      assert.deepEqual(
+        sorted(built[kind].keys()),
+        sorted(used[kind]),
+        `${BUILDER_MANIFEST} should list exactly the ${kind} that ${COLLECTOR_CONFIG} defines`,
+      );
+    }
+    // Sanity check of the parsing: the pipelines' components are all there.
+    assert.deepEqual(sorted(used.exporters), ['debug', 'otlp_grpc', 'prometheus_remote_write']);
+  });
+});
+
+describe('Prometheus', () => {
+  test('promtool check config accepts prometheus/prometheus.yml and its rule and target files', async () => {
+    const promtool = requireTool('promtool');
+    const result = await run(promtool, ['check', 'config', 'prometheus/prometheus.yml']);
+    assert.equal(result.code, 0, describeRun('promtool check config', result));
+    assert.match(result.stdout + result.stderr, /SUCCESS: 1 rule files found/);
+  });
+
+  test('promtool test rules: the order latency alert fires on sustained slowness only', async () => {
+    const promtool = requireTool('promtool');
+    const result = await run(promtool, ['test', 'rules', 'prometheus/rules/latency.test.yml']);
+    assert.equal(result.code, 0, describeRun('promtool test rules', result));
+    assert.match(result.stdout, /SUCCESS/);
+  });
+});
+
+describe('native tools', () => {
+  test('the built tools are the versions pinned in .env', async () => {
+    const versions = pinnedVersions();
+    const checks: Array<[string, string[], string]> = [
+      [requireTool('otelcol'), ['--version'], versions.OTELCOL_VERSION!],
+      [requireTool('prometheus'), ['--version'], versions.PROMETHEUS_VERSION!],
+      [requireTool('promtool'), ['--version'], versions.PROMETHEUS_VERSION!],
+      [requireTool('k6'), ['version'], versions.K6_VERSION!],
+    ];
+    for (const [file, args, version] of checks) {
+      const result = await run(file, args);
+      assert.equal(result.code, 0, describeRun(`${path.basename(file)} ${args.join(' ')}`, result));
+      assert.ok(
+        (result.stdout + result.stderr).includes(version),
+        `${path.basename(file)} reports ${JSON.stringify((result.stdout + result.stderr).trim().split('\n')[0])}, expected version ${version}: run \`npm run tools\``,
+      );
+    }
+  });
+
+  test('otlp-decode decodes an empty request and rejects garbage', async () => {
+    const decode = requireTool('otlp-decode');
+    const empty = await run(decode, [], { input: Buffer.alloc(0) });
+    assert.equal(empty.code, 0, describeRun('otlp-decode < empty', empty));
+    assert.deepEqual(JSON.parse(empty.stdout), {});
+    const garbage = await run(decode, [], { input: Buffer.from([0xff, 0xff, 0xff]) });
+    assert.notEqual(garbage.code, 0, describeRun('otlp-decode < garbage', garbage));
+  });
+});
