@@ -1,0 +1,101 @@
+// Load benchmark (not a test): the highest request rate the full native stack sustains on this
+// machine with zero spans refused or dropped by the Collector and zero failed remote writes, and
+// the stack's total resident memory under that load. k6 drives order at increasing constant
+// arrival rates; the figures come from k6's summary, the Collector's own metrics, Prometheus's
+// own metrics and /proc.
+//
+//   npm run bench:load                    (BENCH_RATES=100,200,300,500,700 BENCH_STEP_SECONDS=30)
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
+import { scrapeSum } from '../support/stack-apis.ts';
+import { toolPath } from '../support/tools.ts';
+
+const rates = (process.env.BENCH_RATES ?? '100,200,300,500,700').split(',').map(Number);
+const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);
+const outDir = join(repoRoot, '.stack', 'bench');
+
+/** Counters whose increase during a step means telemetry was lost. */
+const LOSS_COUNTERS = [
+  [urls.collectorMetrics, 'otelcol_receiver_refused_spans_total'],
+  [urls.collectorMetrics, 'otelcol_receiver_refused_metric_points_total'],
+  [urls.collectorMetrics, 'otelcol_exporter_send_failed_spans_total'],
+  [urls.collectorMetrics, 'otelcol_exporter_enqueue_failed_spans_total'],
+  [urls.collectorMetrics, 'otelcol_exporter_send_failed_metric_points_total'],
+  [`${urls.prometheus}/metrics`, 'prometheus_tsdb_exemplar_out_of_order_exemplars_total'],
+] as const;
+
+async function lossCounters(): Promise<Record<string, number>> {
+  const entries = await Promise.all(LOSS_COUNTERS.map(async ([url, name]) => [name, await scrapeSum(url, name)] as const));
+  return Object.fromEntries(entries);
+}
+
+/** Sum of VmRSS over the processes the stack started (pid files in .stack/pids), in MiB. */
+function stackRssMiB(): number {
+  const pidDir = join(repoRoot, '.stack', 'pids');
+  let kib = 0;
+  for (const file of readdirSync(pidDir)) {
+    const pid = readFileSync(join(pidDir, file), 'utf8').trim();
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kib += Number(match?.[1] ?? 0);
+    } catch {
+      // process gone
+    }
+  }
+  return kib / 1024;
+}
+
+async function runStep(rate: number) {
+  const summaryFile = join(outDir, `k6-${rate}.json`);
+  const k6 = spawn(toolPath('k6'), ['run', '--quiet', '--summary-export', summaryFile, 'loadgen/main.js'], {
+    cwd: repoRoot,
+    env: { ...process.env, SCENARIO: 'steady', RATE: String(rate), DURATION: `${stepSeconds}s`, ORDER_URL: urls.order },
+    stdio: 'ignore',
+  });
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, stackRssMiB())), 1000);
+  await once(k6, 'exit');
+  clearInterval(sampler);
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
+    metrics: { http_reqs: { rate: number; count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
+  };
+  return {
+    achieved: summary.metrics.http_reqs.rate,
+    failedShare: summary.metrics.http_req_failed?.value ?? summary.metrics.http_req_failed?.rate ?? 0,
+    droppedIterations: summary.metrics.dropped_iterations?.count ?? 0,
+    peakRss,
+  };
+}
+
+mkdirSync(outDir, { recursive: true });
+console.log(`native stack load benchmark: rates ${rates.join(', ')} req/s, ${stepSeconds} s each${tempoAvailable() ? '' : ' (no native Tempo: span export failures are not counted)'}`);
+await stackUp({ fresh: true, log: () => undefined });
+let best: { rate: number; achieved: number; peakRss: number } | undefined;
+try {
+  console.log('target  achieved  failed  k6-dropped  lost telemetry                          stack RSS');
+  for (const rate of rates) {
+    const before = await lossCounters();
+    const step = await runStep(rate);
+    await new Promise((resolve) => setTimeout(resolve, 10_000)); // let batches and retries settle
+    const after = await lossCounters();
+    const lost = Object.entries(after)
+      .map(([name, value]) => [name, value - (before[name] ?? 0)] as const)
+      .filter(([name, delta]) => delta > 0 && !(name.includes('send_failed_spans') && !tempoAvailable()));
+    const sustained = step.achieved >= rate * 0.95 && step.droppedIterations === 0 && lost.length === 0;
+    console.log(
+      `${String(rate).padStart(6)}  ${step.achieved.toFixed(1).padStart(8)}  ${(step.failedShare * 100).toFixed(2).padStart(5)}%  ${String(step.droppedIterations).padStart(10)}  ${(lost.map(([n, d]) => `${n}+${d}`).join(' ') || 'none').padEnd(40)}${step.peakRss.toFixed(0).padStart(6)} MiB`,
+    );
+    if (!sustained) break;
+    best = { rate, achieved: step.achieved, peakRss: step.peakRss };
+  }
+} finally {
+  await stackDown({ log: () => undefined });
+}
+console.log(
+  best
+    ? `highest sustained rate: ${best.rate} req/s (achieved ${best.achieved.toFixed(1)}), stack resident memory at that load: ${best.peakRss.toFixed(0)} MiB (target 500 req/s)`
+    : 'no rate was sustained without loss',
+);

@@ -1,0 +1,257 @@
+// End to end, on the real binaries: the native stack (Prometheus, Tempo, the Collector and the three
+// services, all on the repository's config files), k6 traffic with the slow path raised, then
+// assertions on what Prometheus and Tempo themselves return. Prints the figures the issue asks for.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
+import { dashboardPromQueries, provisionedExemplarLabels } from './support/dashboards.ts';
+import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from './support/stack-apis.ts';
+import { toolPath } from './support/tools.ts';
+
+const K6_RATE = 25; // requests per second
+const K6_DURATION_S = 40;
+const SLOW_PATH_RATE = 0.1; // raised from 2 % so that slow requests show up within seconds
+const SLOW_PATH_DELAY_MS = 3000;
+const HISTOGRAM = 'http_request_duration_seconds';
+const withoutTempo = tempoAvailable() ? false : 'native Tempo is not available on this machine (TEMPO_BIN, or `npm run tools` where Tempo modules can be fetched)';
+
+const figures: Record<string, string> = {};
+let startedAt = 0; // seconds, Prometheus time
+let healthyAt = 0; // ms
+let k6Summary: { exitCode: number | null; requestsPerSecond: number; requests: number } | undefined;
+const ownTraces: Array<{ traceId: string; slow: boolean }> = [];
+let firstResolvableExemplarMs: number | undefined;
+let firstExemplarMs: number | undefined;
+
+function newTraceparent(): { traceId: string; header: string } {
+  const traceId = randomBytes(16).toString('hex');
+  return { traceId, header: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
+}
+
+async function sleep(ms: number) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Retries fn until it returns a value or the deadline passes, then throws its last complaint. */
+async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(1000);
+  }
+}
+
+async function runK6(): Promise<void> {
+  const outDir = join(repoRoot, '.stack', 'e2e');
+  mkdirSync(outDir, { recursive: true });
+  const summaryFile = join(outDir, 'k6-summary.json');
+  const k6 = spawn(
+    toolPath('k6'),
+    ['run', '--quiet', '--summary-export', summaryFile, '-o', 'experimental-prometheus-rw', 'loadgen/main.js'],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        SCENARIO: 'steady',
+        RATE: String(K6_RATE),
+        DURATION: `${K6_DURATION_S}s`,
+        ORDER_URL: urls.order,
+        K6_PROMETHEUS_RW_SERVER_URL: `${urls.prometheus}/api/v1/write`,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  k6.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [exitCode] = (await once(k6, 'exit')) as [number | null];
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
+  k6Summary = { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count };
+  // 99 means a threshold failed: the slow path is raised far above its usual 2 % here on purpose.
+  assert.ok(exitCode === 0 || exitCode === 99, `k6 failed with exit code ${exitCode}:\n${stderr.slice(-2000)}`);
+}
+
+/** The test's own requests, with trace ids it chose, so it knows which traces to look up in Tempo. */
+async function sendOwnTracedRequests(): Promise<void> {
+  for (let i = 0; i < 200 && ownTraces.filter((t) => t.slow).length < 3; i++) {
+    const { traceId, header } = newTraceparent();
+    const started = performance.now();
+    const response = await fetch(`${urls.order}/orders/${100 + i}`, { headers: { traceparent: header, 'x-user-id': 'e2e' } });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    ownTraces.push({ traceId, slow: performance.now() - started > SLOW_PATH_DELAY_MS * 0.9 });
+  }
+}
+
+/** Watches for the first exemplar in Prometheus, and the first one whose trace Tempo returns. */
+async function watchFirstExemplars(until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done && firstResolvableExemplarMs === undefined) {
+    const now = Date.now() / 1000;
+    const series = await promExemplars(urls.prometheus, HISTOGRAM + '_bucket', startedAt, now).catch(() => []);
+    const traceIds = series.flatMap((s) => s.exemplars.map((e) => e.labels.trace_id)).filter(Boolean);
+    if (traceIds.length > 0) {
+      firstExemplarMs ??= Date.now() - healthyAt;
+      if (withoutTempo) return;
+      for (const traceId of traceIds.slice(-5)) {
+        if (await tempoTrace(urls.tempo, traceId).catch(() => undefined)) {
+          firstResolvableExemplarMs = Date.now() - healthyAt;
+          return;
+        }
+      }
+    }
+    await sleep(500);
+  }
+}
+
+describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
+  before(async () => {
+    startedAt = Date.now() / 1000;
+    await stackUp({
+      fresh: true,
+      serviceEnv: { SLOW_PATH_RATE: String(SLOW_PATH_RATE), SLOW_PATH_DELAY_MS: String(SLOW_PATH_DELAY_MS) },
+      log: (line) => console.log(`  ${line}`),
+    });
+    healthyAt = Date.now();
+    const traffic = Promise.all([runK6(), sendOwnTracedRequests()]);
+    await Promise.all([traffic, watchFirstExemplars(traffic)]);
+    // One more export interval (5 s) plus ingest, so the last requests are in Prometheus too.
+    await sleep(8000);
+  });
+
+  after(async () => {
+    figures['k6 requests per second'] = k6Summary ? `${k6Summary.requestsPerSecond.toFixed(1)} (${k6Summary.requests} requests, exit ${k6Summary.exitCode})` : 'n/a';
+    figures['first exemplar in Prometheus after healthy'] = firstExemplarMs === undefined ? 'never' : `${(firstExemplarMs / 1000).toFixed(1)} s`;
+    figures['first resolvable exemplar after healthy'] = withoutTempo ? 'n/a (no Tempo)' : firstResolvableExemplarMs === undefined ? 'never' : `${(firstResolvableExemplarMs / 1000).toFixed(1)} s`;
+    try {
+      const refused = await scrapeSum(urls.collectorMetrics, 'otelcol_receiver_refused_spans_total');
+      const failed = await scrapeSum(urls.collectorMetrics, 'otelcol_exporter_send_failed_spans_total');
+      const failedPoints = await scrapeSum(urls.collectorMetrics, 'otelcol_exporter_send_failed_metric_points_total');
+      figures['Collector spans refused / failed to send'] = `${refused} / ${failed}${withoutTempo ? ' (no Tempo to send to)' : ''}`;
+      figures['Collector metric points failed to send'] = String(failedPoints);
+    } catch (error) {
+      figures['Collector metrics'] = `unavailable: ${String(error)}`;
+    }
+    await stackDown({ log: () => undefined });
+    console.log('\nend-to-end figures:');
+    for (const [name, value] of Object.entries(figures)) console.log(`  ${name.padEnd(44)} ${value}`);
+  });
+
+  test('Prometheus has http_request_duration_seconds_bucket from order, inventory and pricing', async () => {
+    const result = await promQuery(urls.prometheus, `count by (job) (${HISTOGRAM}_bucket)`);
+    assert.deepEqual(result.result.map((sample) => sample.metric.job).sort(), ['inventory', 'order', 'pricing']);
+  });
+
+  test("inventory's p99 is well above 1 s while its p50 stays low", async () => {
+    const quantile = async (q: number) => {
+      const { result } = await promQuery(urls.prometheus, `histogram_quantile(${q}, sum by (le) (increase(${HISTOGRAM}_bucket{job="inventory"}[5m])))`);
+      assert.equal(result.length, 1, `no ${q} quantile for inventory`);
+      return Number(result[0]!.value[1]);
+    };
+    const [p50, p99] = [await quantile(0.5), await quantile(0.99)];
+    figures['inventory p50 / p99'] = `${(p50 * 1000).toFixed(0)} ms / ${(p99 * 1000).toFixed(0)} ms`;
+    assert.ok(p99 > 1.5, `p99 ${p99} s`);
+    assert.ok(p50 < 0.25, `p50 ${p50} s`);
+  });
+
+  describe('exemplars', () => {
+    let series: PromExemplarSeries[] = [];
+    before(async () => {
+      series = await promExemplars(urls.prometheus, `${HISTOGRAM}_bucket`, startedAt, Date.now() / 1000);
+    });
+
+    test('query_exemplars returns exemplars with trace_id and span_id for every service', () => {
+      const jobs = new Set(series.filter((s) => s.exemplars.length > 0).map((s) => s.seriesLabels.job));
+      assert.deepEqual([...jobs].sort(), ['inventory', 'order', 'pricing']);
+      for (const exemplar of series.flatMap((s) => s.exemplars)) {
+        assert.match(exemplar.labels.trace_id ?? '', /^[0-9a-f]{32}$/);
+        assert.match(exemplar.labels.span_id ?? '', /^[0-9a-f]{16}$/);
+      }
+      const slowest = Math.max(...series.filter((s) => s.seriesLabels.job === 'inventory').flatMap((s) => s.exemplars.map((e) => Number(e.value))));
+      assert.ok(slowest >= SLOW_PATH_DELAY_MS / 1000, `the slowest inventory exemplar is ${slowest} s`);
+      figures['exemplars returned by Prometheus'] = String(series.reduce((n, s) => n + s.exemplars.length, 0));
+    });
+
+    test('every exemplar resolves in Tempo, and the slowest one shows the N+1', { skip: withoutTempo }, async () => {
+      const exemplars = series.flatMap((s) => s.exemplars.map((e) => ({ traceId: e.labels.trace_id!, value: Number(e.value), job: s.seriesLabels.job })));
+      let resolved = 0;
+      const unresolved: string[] = [];
+      for (const exemplar of exemplars) {
+        const spans = await eventually(`trace ${exemplar.traceId} in Tempo`, 30_000, () => tempoTrace(urls.tempo, exemplar.traceId)).catch(() => undefined);
+        if (spans) resolved++;
+        else unresolved.push(exemplar.traceId);
+      }
+      figures['exemplar resolvability'] = `${((100 * resolved) / exemplars.length).toFixed(1)} % of ${exemplars.length}`;
+      assert.deepEqual(unresolved, [], 'exemplars whose trace Tempo does not return');
+
+      const slowest = exemplars.filter((e) => e.job === 'inventory').sort((a, b) => b.value - a.value)[0]!;
+      const spans = (await tempoTrace(urls.tempo, slowest.traceId))!;
+      const queries = spans.filter((span) => span.service === 'inventory' && span.name === 'query-stock-db');
+      assert.ok(queries.length >= 31, `the slowest exemplar's trace has ${queries.length} query-stock-db spans`);
+    });
+  });
+
+  test('Tempo returns the traces the test started, across all three services with parent links', { skip: withoutTempo }, async () => {
+    for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.slice(0, 3))) {
+      const spans = await eventually<TempoSpan[]>(`trace ${traceId}`, 30_000, async () => {
+        const found = await tempoTrace(urls.tempo, traceId);
+        return found && ['order', 'inventory', 'pricing'].every((s) => found.some((span) => span.service === s)) ? found : undefined;
+      });
+      const byId = new Map(spans.map((span) => [span.spanId, span]));
+      for (const service of ['inventory', 'pricing']) {
+        // OTLP/JSON spells the kind SPAN_KIND_SERVER (or the enum number 2).
+        const server = spans.find((span) => span.service === service && (span.kind === 'SPAN_KIND_SERVER' || span.kind === '2'));
+        assert.ok(server, `no ${service} server span in ${traceId}`);
+        assert.equal(byId.get(server.parentSpanId)?.service, 'order', `${service}'s server span is not a child of an order span`);
+      }
+      if (slow) assert.ok(spans.filter((span) => span.name === 'query-stock-db').length >= 31, `slow trace ${traceId} lacks the N+1`);
+    }
+  });
+
+  test("Tempo's service graph shows order → inventory and order → pricing", { skip: withoutTempo }, async () => {
+    const edges = await eventually('service graph edges', 60_000, async () => {
+      const { result } = await promQuery(urls.prometheus, 'sum by (client, server) (traces_service_graph_request_total)');
+      const found = result.map((sample) => `${sample.metric.client} → ${sample.metric.server}`);
+      return found.includes('order → inventory') && found.includes('order → pricing') ? found : undefined;
+    });
+    figures['service graph edges'] = edges.join(', ');
+    const { result } = await promQuery(urls.prometheus, 'sum by (service) (traces_spanmetrics_calls_total)');
+    assert.deepEqual(new Set(result.map((sample) => sample.metric.service)), new Set(['order', 'inventory', 'pricing']));
+  });
+
+  test('every PromQL expression of the Grafana dashboards returns data from this Prometheus', async () => {
+    const empty: string[] = [];
+    const queries = dashboardPromQueries();
+    assert.ok(queries.length > 0);
+    for (const { panel, expr } of queries) {
+      // Tempo's metrics generator produces the traces_* series; without Tempo they cannot exist.
+      if (withoutTempo && /\btraces_/.test(expr)) continue;
+      const { result } = await promQuery(urls.prometheus, expr);
+      if (result.length === 0) empty.push(`${panel}: ${expr}`);
+    }
+    assert.deepEqual(empty, [], 'dashboard queries without data');
+  });
+
+  test('every exemplar label Grafana is provisioned for appears on real exemplars', async () => {
+    const labels = new Set(
+      (await promExemplars(urls.prometheus, '{__name__=~".+_bucket"}', startedAt, Date.now() / 1000)).flatMap((s) => s.exemplars.flatMap((e) => Object.keys(e.labels))),
+    );
+    for (const label of provisionedExemplarLabels()) {
+      // traceID is the label Tempo's metrics generator writes; it needs Tempo.
+      if (withoutTempo && label !== 'trace_id') continue;
+      assert.ok(labels.has(label), `Grafana links exemplars by ${label}, but no exemplar carries it (seen: ${[...labels].join(', ')})`);
+    }
+  });
+});
