@@ -1,0 +1,166 @@
+// k6 load for spike-to-trace: GET /orders/:id on the order service, each request with its own W3C
+// traceparent and an x-user-id, so every k6 request is one trace in Tempo.
+//
+//   k6 run -e SCENARIO=steady loadgen/main.js          (or: npm run load -- steady)
+//
+// Environment (our own variables; K6_VUS / K6_DURATION would replace the scenarios, don't):
+//   SCENARIO      smoke | steady | spike | soak | background      (default smoke; see lib/scenarios.js)
+//   ORDER_URL     the order service                                (default http://localhost:8080;
+//                 BASE_URL is read too when ORDER_URL is unset)
+//   RATE          requests per second of the arrival-rate scenarios
+//   DURATION      how long (smoke, steady, soak, background) or how long the peak lasts (spike)
+//   VUS           smoke's virtual users (default 3)
+//   SPIKE_RATE    spike's peak in requests per second (default 100)
+//   ERROR_SHARE   share of requests sent to the error path, ids above 9999 (default 0.02)
+//   LOG_TRACE_IDS 1 to print one line per request with its trace id (failures are always printed)
+//   TRACEPARENT   sampled (default): flags 01, every request is recorded whatever the services'
+//                 sampler; unsampled: flags 00, a parent-based sampler records none; off: no header,
+//                 the services' own sampler decides (the workshop's sampling exercise)
+//   SETUP_WAIT    seconds to wait for order's /healthz before giving up (default 20; background 120)
+//
+// Finding a k6 request in Tempo: the trace id is in the traceparent header k6 sent, and k6 keeps it
+// as the metadata trace_id of every sample of that request (`--out json=file` writes it; metadata
+// never becomes a Prometheus label, so remote write stays low-cardinality). Failed requests are
+// logged with their trace id. Paste the id into Grafana's Tempo search, or GET /api/traces/<id>.
+//
+// Tags on every order request: name "GET /orders/:id" (one series, not one per id) and flow
+// ("valid" for ids 1..9999, "error_path" for ids above 9999, where pricing answers 500 and order
+// 502). The thresholds (lib/scenarios.js) judge the valid flow; the error path has its own checks.
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
+import { Rate, Trend } from 'k6/metrics';
+import {
+  DEFAULT_ERROR_SHARE,
+  SCENARIOS,
+  SLOW_RESPONSE_MS,
+  isScenarioName,
+  numberFromEnv,
+  scenarioFor,
+  thresholdsFor,
+  unknownScenarioMessage,
+} from './lib/scenarios.js';
+import { newTraceparent } from './lib/traceparent.js';
+
+const SCENARIO = __ENV.SCENARIO || 'smoke';
+if (!isScenarioName(SCENARIO)) throw new Error(unknownScenarioMessage(SCENARIO));
+
+const ORDER_URL = (__ENV.ORDER_URL || __ENV.BASE_URL || 'http://localhost:8080').replace(/\/+$/, '');
+const ERROR_SHARE = numberFromEnv(__ENV, 'ERROR_SHARE', DEFAULT_ERROR_SHARE, { min: 0, max: 1 });
+// Every n-th iteration of the test goes to the error path, the first one included: deterministic,
+// so that even a short smoke run exercises it.
+const ERROR_EVERY = ERROR_SHARE > 0 ? Math.max(1, Math.round(1 / ERROR_SHARE)) : 0;
+const LOG_TRACE_IDS = ['1', 'true', 'yes'].includes(String(__ENV.LOG_TRACE_IDS || '').toLowerCase());
+const TRACEPARENT = __ENV.TRACEPARENT || 'sampled';
+if (!['sampled', 'unsampled', 'off'].includes(TRACEPARENT)) {
+  throw new Error(`TRACEPARENT must be sampled, unsampled or off, got ${JSON.stringify(TRACEPARENT)}`);
+}
+const SETUP_WAIT_S = numberFromEnv(__ENV, 'SETUP_WAIT', SCENARIO === 'background' ? 120 : 20, { min: 0, max: 3600 });
+const USERS = 50;
+const MAX_CATALOG_ID = 9999; // pricing knows items 1..9999; anything above is the error path
+
+const EXPECT_200 = http.expectedStatuses(200);
+const EXPECT_502 = http.expectedStatuses(502);
+
+/** Latency of the valid orders that did not take the slow path (the "normal path"). */
+const normalDuration = new Trend('order_duration_normal', true);
+/** Share of valid orders that took the slow path (answered in SLOW_RESPONSE_MS or more). */
+const slowResponses = new Rate('order_slow_responses');
+
+export const options = {
+  scenarios: { [SCENARIO]: scenarioFor(SCENARIO, __ENV) },
+  thresholds: thresholdsFor(SCENARIO),
+  // Without url (one value per order id) and connection details: these tags become Prometheus
+  // labels with remote write, and must stay few.
+  systemTags: ['status', 'method', 'name', 'group', 'check', 'error', 'error_code', 'scenario', 'expected_response'],
+  summaryTrendStats: ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+  setupTimeout: `${SETUP_WAIT_S + 15}s`,
+};
+
+/** Waits for order's /healthz, so that a stack still starting is not counted as failures. */
+export function setup() {
+  console.log(`${SCENARIO}: ${SCENARIOS[SCENARIO]} -> ${ORDER_URL}`);
+  const deadline = Date.now() + SETUP_WAIT_S * 1000;
+  for (;;) {
+    const res = http.get(`${ORDER_URL}/healthz`, {
+      tags: { name: 'GET /healthz', flow: 'probe' },
+      timeout: '2s',
+      responseCallback: EXPECT_200,
+    });
+    if (res.status === 200) return;
+    if (Date.now() >= deadline) {
+      const why = res.status ? `it answered ${res.status}` : res.error || 'no answer';
+      exec.test.abort(`order is not ready at ${ORDER_URL}/healthz after ${SETUP_WAIT_S} s (${why}): is the stack up? Set ORDER_URL to point elsewhere.`);
+    }
+    sleep(1);
+  }
+}
+
+export default function () {
+  const errorPath = ERROR_EVERY > 0 && exec.scenario.iterationInTest % ERROR_EVERY === 0;
+  const flow = errorPath ? 'error_path' : 'valid';
+  const orderId = errorPath ? MAX_CATALOG_ID + 1 + randomInt(90000) : 1 + randomInt(MAX_CATALOG_ID);
+  const { traceId, header } = newTraceparent(TRACEPARENT !== 'unsampled');
+  const headers = { 'x-user-id': `user-${1 + randomInt(USERS)}` };
+  if (TRACEPARENT !== 'off') headers.traceparent = header;
+
+  // Metadata, not a tag: attached to every sample of this request (JSON output), never a label.
+  if (TRACEPARENT !== 'off') exec.vu.metrics.metadata.trace_id = traceId;
+  try {
+    const res = http.get(`${ORDER_URL}/orders/${orderId}`, {
+      headers,
+      tags: { name: 'GET /orders/:id', flow },
+      responseCallback: errorPath ? EXPECT_502 : EXPECT_200,
+      timeout: '10s',
+    });
+    const body = jsonOf(res);
+    const passed = errorPath
+      ? check(res, {
+          'error path: order answered 502': (r) => r.status === 502,
+          'error path: JSON body has an error': () => typeof body?.error === 'string',
+        }, { flow })
+      : check(res, {
+          'order answered 200': (r) => r.status === 200,
+          'order JSON body has a total': () => typeof body?.total === 'number',
+        }, { flow });
+
+    if (!errorPath && res.status === 200) {
+      const slow = res.timings.duration >= SLOW_RESPONSE_MS;
+      slowResponses.add(slow, { flow });
+      if (!slow) normalDuration.add(res.timings.duration, { flow });
+    }
+    const shownTraceId = TRACEPARENT === 'off' ? '(chosen by order)' : traceId;
+    if (!passed) logFailure(orderId, flow, res, shownTraceId);
+    else if (LOG_TRACE_IDS) console.log(`trace_id=${shownTraceId} order=${orderId} flow=${flow} status=${res.status} ms=${Math.round(res.timings.duration)}`);
+  } finally {
+    delete exec.vu.metrics.metadata.trace_id;
+  }
+
+  // smoke runs a few looping VUs: a short pause keeps them polite. The arrival-rate scenarios set
+  // their own pace and must not sleep.
+  if (SCENARIO === 'smoke') sleep(0.5);
+}
+
+/** 0..n-1 */
+function randomInt(n) {
+  return Math.floor(Math.random() * n);
+}
+
+function jsonOf(res) {
+  try {
+    const body = res.json();
+    return body !== null && typeof body === 'object' ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// A service that is down fails every request: log the first few per VU, then one in fifty.
+let failuresLogged = 0;
+function logFailure(orderId, flow, res, traceId) {
+  failuresLogged++;
+  if (failuresLogged > 5 && failuresLogged % 50 !== 0) return;
+  const what = res.status ? `status ${res.status}` : res.error || 'no response';
+  const body = typeof res.body === 'string' ? ` body ${res.body.slice(0, 160)}` : '';
+  console.warn(`failed: GET /orders/${orderId} (${flow}) ${what} in ${Math.round(res.timings.duration)} ms, trace_id=${traceId}${body}`);
+}

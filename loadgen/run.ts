@@ -1,0 +1,229 @@
+// Runs loadgen/main.js with the natively built k6 against the native stack (or any ORDER_URL).
+//
+//   npm run load -- <scenario> [--no-remote-write] [extra k6 run flags...]
+//   npm run load -- steady
+//   RATE=50 DURATION=2m npm run load -- steady
+//   npm run load -- smoke --out json=smoke.json
+//
+// - SCENARIO is the first argument (smoke, steady, spike, soak, background); anything else exits 2.
+// - ORDER_URL defaults to the native order service, http://127.0.0.1:8080. RATE, DURATION, VUS,
+//   SPIKE_RATE, ERROR_SHARE, TRACEPARENT, LOG_TRACE_IDS pass through the environment (see
+//   loadgen/main.js).
+// - When Prometheus answers /-/ready (PROMETHEUS_URL, default http://127.0.0.1:9090), k6's metrics
+//   go there too: -o experimental-prometheus-rw, with p(50)/p(95)/p(99)/max of every trend.
+//   --no-remote-write turns that off.
+// - Exits with k6's exit code (99: thresholds failed, 108: aborted by the script).
+// - k6 comes from K6_BIN, else the tool cache that `npm run tools` fills.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, urls } from '../native/stack.ts';
+import { findTool, toolPath } from '../test/support/tools.ts';
+import { SCENARIOS, SCENARIO_NAMES, isScenarioName, unknownScenarioMessage } from './lib/scenarios.js';
+
+export const SCRIPT = join(repoRoot, 'loadgen', 'main.js');
+export const DEFAULT_TREND_STATS = 'p(50),p(95),p(99),max';
+
+/** Exit codes of this runner itself (k6's own codes pass through unchanged). */
+export const EXIT_USAGE = 2;
+export const EXIT_NO_K6 = 1;
+
+export { SCENARIO_NAMES };
+
+/** The k6 binary: K6_BIN, else the tool cache; undefined when it is not there. */
+export function k6Binary(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!env.K6_BIN) return findTool('k6');
+  try {
+    accessSync(env.K6_BIN, constants.X_OK);
+    return statSync(env.K6_BIN).isFile() ? env.K6_BIN : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function missingK6Message(env: NodeJS.ProcessEnv = process.env): string {
+  const where = env.K6_BIN ? `K6_BIN=${env.K6_BIN}` : toolPath('k6');
+  return `k6 is not available (${where} is missing): run \`npm run tools\` first to build it, or set K6_BIN to a k6 v2 binary.`;
+}
+
+/** Is Prometheus up and ready? (GET /-/ready answers 200.) */
+export async function prometheusReady(prometheusUrl: string, timeoutMs = 1500): Promise<boolean> {
+  try {
+    const response = await fetch(`${prometheusUrl.replace(/\/+$/, '')}/-/ready`, { signal: AbortSignal.timeout(timeoutMs) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export interface LoadOptions {
+  scenario: string;
+  /** The order service; default ORDER_URL from the environment, else the native one. */
+  orderUrl?: string;
+  /** Extra environment for k6: RATE, DURATION, ... (on top of process.env). */
+  env?: Record<string, string>;
+  /** Extra `k6 run` flags, placed before the script. */
+  k6Args?: string[];
+  /** 'auto' (default): remote write when Prometheus is ready; 'off': never. */
+  remoteWrite?: 'auto' | 'off';
+  /** Where Prometheus is; default PROMETHEUS_URL, else the native one. */
+  prometheusUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface K6Invocation {
+  file: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** The remote write URL in use, when metrics go to Prometheus. */
+  remoteWriteUrl?: string;
+}
+
+/** How k6 will be run for these options; throws with a clear message for a bad scenario or no k6. */
+export async function k6Invocation(options: LoadOptions): Promise<K6Invocation> {
+  if (!isScenarioName(options.scenario)) throw new UsageError(unknownScenarioMessage(options.scenario));
+  const file = k6Binary();
+  if (!file) throw new MissingK6Error(missingK6Message());
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...options.env,
+    SCENARIO: options.scenario,
+    ORDER_URL: options.orderUrl ?? options.env?.ORDER_URL ?? process.env.ORDER_URL ?? urls.order,
+    // A room without internet: no usage report attempt at the end of every run.
+    K6_NO_USAGE_REPORT: process.env.K6_NO_USAGE_REPORT ?? 'true',
+  };
+  const args = ['run'];
+  let remoteWriteUrl: string | undefined;
+  if ((options.remoteWrite ?? 'auto') === 'auto') {
+    const prometheusUrl = options.prometheusUrl ?? process.env.PROMETHEUS_URL ?? urls.prometheus;
+    if (env.K6_PROMETHEUS_RW_SERVER_URL) {
+      remoteWriteUrl = env.K6_PROMETHEUS_RW_SERVER_URL;
+    } else if (await prometheusReady(prometheusUrl)) {
+      remoteWriteUrl = `${prometheusUrl.replace(/\/+$/, '')}/api/v1/write`;
+    }
+    if (remoteWriteUrl) {
+      args.push('-o', 'experimental-prometheus-rw');
+      env.K6_PROMETHEUS_RW_SERVER_URL = remoteWriteUrl;
+      env.K6_PROMETHEUS_RW_TREND_STATS ??= DEFAULT_TREND_STATS;
+      // End the k6_* series when the run ends, so a finished run does not look like a flat line.
+      env.K6_PROMETHEUS_RW_STALE_MARKERS ??= 'true';
+    }
+  }
+  args.push(...(options.k6Args ?? []), SCRIPT);
+  return { file, args, env, remoteWriteUrl };
+}
+
+export class UsageError extends Error {}
+export class MissingK6Error extends Error {}
+
+export interface RunningLoad {
+  child: ChildProcess;
+  invocation: K6Invocation;
+  /** Resolves with k6's exit code (128 + signal number when a signal ended it). */
+  exited: Promise<number>;
+  /** Stops k6 gracefully (SIGINT: k6 finishes, prints its summary), then harder after graceMs. */
+  stop: (graceMs?: number) => Promise<number>;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * Starts k6 in its own process group, so that a terminal's Ctrl-C reaches it exactly once, through
+ * whoever started it (a second SIGINT would make k6 abort without its summary).
+ */
+export async function startLoad(options: LoadOptions & { stdio?: StdioOptions }): Promise<RunningLoad> {
+  const invocation = await k6Invocation(options);
+  const child = spawn(invocation.file, invocation.args, {
+    cwd: repoRoot,
+    env: invocation.env,
+    stdio: options.stdio ?? 'inherit',
+    detached: true,
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', (error) => {
+      (options.log ?? console.error)(`k6 could not start: ${error.message}`);
+      resolve(EXIT_NO_K6);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0)));
+  });
+  // Never leave k6 behind when this process exits for any reason.
+  const killOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
+
+  const stop = async (graceMs = 15_000): Promise<number> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    }
+    return exited;
+  };
+  return { child, invocation, exited, stop };
+}
+
+function usage(): string {
+  const width = Math.max(...SCENARIO_NAMES.map((name) => name.length));
+  return [
+    'usage: npm run load -- <scenario> [--no-remote-write] [extra k6 run flags...]',
+    '',
+    'scenarios:',
+    ...SCENARIO_NAMES.map((name) => `  ${name.padEnd(width)}  ${SCENARIOS[name]}`),
+    '',
+    'environment: ORDER_URL (default http://127.0.0.1:8080), RATE, DURATION, VUS, SPIKE_RATE, ERROR_SHARE,',
+    '             TRACEPARENT=sampled|unsampled|off, LOG_TRACE_IDS=1, PROMETHEUS_URL (remote write when it',
+    '             is ready), K6_BIN',
+  ].join('\n');
+}
+
+/** The CLI: parses argv (without node and the script), runs k6, resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    (argv.length === 0 ? console.error : console.log)(usage());
+    return argv.length === 0 ? EXIT_USAGE : 0;
+  }
+  const [scenario, ...rest] = argv as [string, ...string[]];
+  const remoteWrite = rest.includes('--no-remote-write') ? 'off' : 'auto';
+  const k6Args = rest.filter((arg) => arg !== '--no-remote-write');
+
+  let load: RunningLoad;
+  try {
+    load = await startLoad({ scenario, k6Args, remoteWrite });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${usage()}`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof MissingK6Error) {
+      console.error(error.message);
+      return EXIT_NO_K6;
+    }
+    throw error;
+  }
+  const { invocation } = load;
+  console.error(
+    `load: k6 ${scenario} -> ${invocation.env.ORDER_URL}; metrics ` +
+      (invocation.remoteWriteUrl ? `also to ${invocation.remoteWriteUrl}` : remoteWrite === 'off' ? 'not remote-written (--no-remote-write)' : 'not remote-written (Prometheus is not ready)'),
+  );
+  // Ctrl-C / SIGTERM reach this process; k6 runs in its own process group and gets them once.
+  let signals = 0;
+  const forward = (signal: NodeJS.Signals) => {
+    signals++;
+    load.child.kill(signals === 1 ? signal : 'SIGKILL');
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code = await load.exited;
+  process.removeListener('SIGINT', forward);
+  process.removeListener('SIGTERM', forward);
+  return code;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
