@@ -1,0 +1,167 @@
+// The k6 load generator: loadgen/main.js with the natively built k6, through loadgen/run.ts (what
+// `npm run load -- <scenario>` runs), against the three real services.
+//
+// - every scenario name loads (k6 inspect), an unknown one fails;
+// - a smoke run PASSES against healthy services, and the trace id of each traceparent k6 generated
+//   is the trace id of order's server span for that request: the header is honoured end to end;
+// - a smoke run FAILS (non-zero exit) when the slow path takes every request, and when pricing is
+//   down.
+// The Tempo version of the trace id check belongs where Tempo runs (the end-to-end test).
+import { SpanKind } from '@opentelemetry/api';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SCENARIO_NAMES, scenarioFor, thresholdsFor } from '../loadgen/lib/scenarios.js';
+import { parseTraceparent, newTraceparent } from '../loadgen/lib/traceparent.js';
+import { startService, type RunningService } from './support/services.ts';
+import { describeRun, repoRoot, requireTool, run, type RunResult } from './support/tools.ts';
+
+const SMOKE_DURATION = process.env.LOADGEN_TEST_DURATION ?? '8s';
+
+/** node loadgen/run.ts <args>, never remote-writing into a Prometheus that may run on this machine. */
+function load(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<RunResult> {
+  return run(process.execPath, ['loadgen/run.ts', ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env }, timeoutMs });
+}
+
+describe('loadgen/main.js scenarios', () => {
+  for (const name of SCENARIO_NAMES) {
+    test(`k6 inspect loads the ${name} scenario, with thresholds`, async () => {
+      const k6 = requireTool('k6');
+      const result = await run(k6, ['inspect', '--execution-requirements', '-e', `SCENARIO=${name}`, 'loadgen/main.js']);
+      assert.equal(result.code, 0, describeRun(`k6 inspect SCENARIO=${name}`, result));
+      const options = JSON.parse(result.stdout) as { scenarios: Record<string, { executor: string }>; thresholds: Record<string, unknown> };
+      assert.deepEqual(Object.keys(options.scenarios), [name]);
+      assert.equal(options.scenarios[name]!.executor, (scenarioFor(name, {}) as { executor: string }).executor);
+      for (const metric of ['http_req_failed{flow:valid}', 'checks', 'http_req_duration{flow:valid}', 'order_duration_normal', 'order_slow_responses']) {
+        assert.ok(metric in options.thresholds, `${name}: no threshold on ${metric}`);
+      }
+    });
+  }
+
+  test('an unknown scenario fails k6 inspect and makes run.ts exit 2 with the list', async () => {
+    const k6 = requireTool('k6');
+    const inspected = await run(k6, ['inspect', '-e', 'SCENARIO=nope', 'loadgen/main.js']);
+    assert.notEqual(inspected.code, 0, describeRun('k6 inspect SCENARIO=nope', inspected));
+    // k6 logs in logfmt: the quotes arrive escaped.
+    assert.match(inspected.stderr, /unknown scenario \\?"nope\\?"; choose one of: smoke, steady, spike, soak, background/);
+
+    const ran = await load(['nope']);
+    assert.equal(ran.code, 2, describeRun('run.ts nope', ran));
+    assert.match(ran.stderr, /unknown scenario "nope"/);
+    assert.match(ran.stderr, /usage: npm run load -- <scenario>/);
+  });
+
+  test('run.ts says how to get k6 when it is missing', async () => {
+    const ran = await load(['smoke'], { K6_BIN: join(tmpdir(), 'no-such-dir', 'k6') });
+    assert.equal(ran.code, 1, describeRun('run.ts with a missing k6', ran));
+    assert.match(ran.stderr, /run `npm run tools` first/);
+  });
+
+  test('the environment shapes the scenarios, and a typo is an error, not another load', () => {
+    assert.deepEqual(
+      { ...scenarioFor('steady', { RATE: '7', DURATION: '2m' }) },
+      { executor: 'constant-arrival-rate', rate: 7, timeUnit: '1s', duration: '2m', preAllocatedVUs: 5, maxVUs: 28, gracefulStop: '10s' },
+    );
+    assert.equal((scenarioFor('background', { RATE: '2.5' }) as { rate: number; timeUnit: string }).rate, 25);
+    assert.throws(() => scenarioFor('steady', { RATE: 'fast' }), /RATE must be a number/);
+    assert.throws(() => scenarioFor('soak', { DURATION: '10 minutes' }), /DURATION must be a duration/);
+    // The smoke run is strict and stops early when valid orders fail; background never aborts.
+    assert.match(JSON.stringify(thresholdsFor('smoke')), /abortOnFail/);
+    assert.doesNotMatch(JSON.stringify(thresholdsFor('background')), /abortOnFail/);
+  });
+
+  test('traceparent: version 00, 16-byte trace id, 8-byte parent id, sampled', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const { traceId, parentId, header } = newTraceparent();
+      assert.match(header, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      assert.deepEqual(parseTraceparent(header), { traceId, parentId, flags: '01' });
+      seen.add(traceId);
+    }
+    assert.equal(seen.size, 200);
+    assert.equal(parseTraceparent(`00-${'0'.repeat(32)}-${'1'.repeat(16)}-01`), undefined);
+  });
+});
+
+describe('npm run load -- smoke, against the three services', () => {
+  let inventory: RunningService;
+  let pricing: RunningService;
+  let order: RunningService;
+  let outDir: string;
+
+  before(async () => {
+    requireTool('k6');
+    outDir = mkdtempSync(join(tmpdir(), 'loadgen-test-'));
+    // The slow path starts off so that the passing run is deterministic; the test below turns it
+    // on for every request at run time.
+    [inventory, pricing] = await Promise.all([startService('inventory', { SLOW_PATH_RATE: '0' }), startService('pricing')]);
+    order = await startService('order', { INVENTORY_URL: inventory.url, PRICING_URL: pricing.url });
+  });
+
+  after(async () => {
+    await Promise.all([order, inventory, pricing].filter(Boolean).map((service) => service.stop()));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  const smoke = (name: string, extraArgs: string[] = [], duration = SMOKE_DURATION) =>
+    load(['smoke', '--no-remote-write', '--out', `json=${join(outDir, `${name}.json`)}`, ...extraArgs], { ORDER_URL: order.url, DURATION: duration });
+
+  /** trace_id metadata of the order requests k6 made, by flow, from k6's JSON output. */
+  function k6TraceIds(name: string): Map<string, string> {
+    const byTrace = new Map<string, string>();
+    for (const line of readFileSync(join(outDir, `${name}.json`), 'utf8').split('\n')) {
+      if (!line.includes('"http_reqs"') || !line.includes('"Point"')) continue;
+      const sample = JSON.parse(line) as { data: { tags: Record<string, string>; metadata?: Record<string, string> } };
+      const flow = sample.data.tags.flow;
+      if (flow === 'valid' || flow === 'error_path') {
+        const traceId = sample.data.metadata?.trace_id;
+        assert.match(traceId ?? '', /^[0-9a-f]{32}$/, `a ${flow} request without a trace_id: ${line}`);
+        byTrace.set(traceId!, flow);
+      }
+    }
+    return byTrace;
+  }
+
+  test('passes, and order honours the traceparent k6 generated', async () => {
+    const result = await smoke('healthy');
+    assert.equal(result.code, 0, describeRun('npm run load -- smoke', result));
+    assert.match(result.stdout, /order answered 200/);
+
+    const k6Traces = k6TraceIds('healthy');
+    const flows = [...k6Traces.values()];
+    assert.ok(flows.filter((flow) => flow === 'valid').length >= 10, `too few valid requests: ${flows.length}`);
+    assert.ok(flows.includes('error_path'), 'no request went to the error path');
+
+    const orderServerSpans = (await order.spans()).filter((span) => span.service === 'order' && span.kind === SpanKind.SERVER);
+    const orderTraces = new Set(orderServerSpans.map((span) => span.traceId));
+    const missing = [...k6Traces.keys()].filter((traceId) => !orderTraces.has(traceId));
+    assert.deepEqual(missing, [], `order has no server span in these k6 traces: the traceparent was not honoured`);
+
+    // x-user-id reaches the business span.
+    const details = (await order.spans()).filter((span) => span.name === 'fetch-order-details' && k6Traces.has(span.traceId));
+    assert.ok(details.length > 0 && details.every((span) => /^user-\d+$/.test(String(span.attributes['user.id']))));
+  });
+
+  test('fails when the slow path takes every request', async () => {
+    const put = (rate: number) =>
+      fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate }) });
+    assert.equal((await put(1)).status, 200);
+    try {
+      const result = await smoke('all-slow', [], '5s');
+      assert.equal(result.code, 99, describeRun('smoke with the slow path on for every request (thresholds must fail)', result));
+      assert.match(result.stdout, /order_slow_responses[\s\S]*✗ 'rate<0.10'/);
+    } finally {
+      assert.equal((await put(0)).status, 200);
+    }
+  });
+
+  test('fails when pricing is down, and logs the failed requests with their trace ids', async () => {
+    await pricing.stop();
+    const result = await smoke('pricing-down', [], '10s');
+    assert.notEqual(result.code, 0, describeRun('smoke with pricing down (must fail)', result));
+    assert.equal(result.code, 99, describeRun('smoke with pricing down: thresholds should fail it', result));
+    assert.match(result.stderr, /failed: GET \/orders\/\d+ \(valid\) status 502 .*trace_id=[0-9a-f]{32}/);
+  });
+});
