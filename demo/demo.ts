@@ -29,7 +29,7 @@ import { createInterface, type Interface } from 'node:readline/promises';
 import { styleText } from 'node:util';
 import { MissingK6Error, startLoad, type RunningLoad } from '../loadgen/run.ts';
 import { repoRoot, runningComponents, tempoAvailable, urls as nativeUrls } from '../native/stack.ts';
-import { promExemplars, promQuery, tempoTrace, type TempoSpan } from '../test/support/stack-apis.ts';
+import { promExemplars, promQuery, tempoTrace, type TempoSpan } from '../native/stack-apis.ts';
 
 // ------------------------------------------------------------------------------------------------
 // Configuration

@@ -18,7 +18,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, urls } from '../native/stack.ts';
-import { findTool, toolPath } from '../test/support/tools.ts';
+import { findTool, toolPath } from '../native/tools.ts';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, unknownScenarioMessage } from './lib/scenarios.js';
 
 export const SCRIPT = join(repoRoot, 'loadgen', 'main.js');

@@ -9,10 +9,9 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { toolPath } from '../test/support/tools.ts';
+import { repoRoot, toolPath } from './tools.ts';
 
-export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+export { repoRoot };
 const stateDir = join(repoRoot, '.stack');
 const logDir = join(stateDir, 'logs');
 const pidDir = join(stateDir, 'pids');

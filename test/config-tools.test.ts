@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { describeRun, pinnedVersions, repoRoot, requireTool, run } from './support/tools.ts';
+import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
 
 const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
 const BUILDER_MANIFEST = 'otel-collector/builder-config.yaml';

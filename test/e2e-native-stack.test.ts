@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
 import { dashboardPromQueries, provisionedExemplarLabels } from './support/dashboards.ts';
-import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from './support/stack-apis.ts';
-import { toolPath } from './support/tools.ts';
+import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
+import { toolPath } from '../native/tools.ts';
 
 const K6_RATE = 25; // requests per second
 const K6_DURATION_S = 40;

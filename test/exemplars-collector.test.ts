@@ -17,7 +17,7 @@ import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { StackContextManager, TracerProvider } from "@opentelemetry/sdk-trace";
 import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from "../services/shared/src/exemplars/index.ts";
 import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_BUCKETS } from "../services/shared/src/request-metrics.ts";
-import { repoRoot, requireTool } from "./support/tools.ts";
+import { repoRoot, requireTool } from "../native/tools.ts";
 
 class ManualReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}

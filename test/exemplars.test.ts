@@ -33,7 +33,7 @@ import {
   type ExemplarFilter,
 } from "../services/shared/src/exemplars/index.ts";
 import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_BUCKETS, requestDurationMiddleware } from "../services/shared/src/request-metrics.ts";
-import { requireTool } from "./support/tools.ts";
+import { requireTool } from "../native/tools.ts";
 
 // ---- helpers ---------------------------------------------------------------------------------
 

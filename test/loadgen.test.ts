@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { SCENARIO_NAMES, scenarioFor, thresholdsFor } from '../loadgen/lib/scenarios.js';
 import { parseTraceparent, newTraceparent } from '../loadgen/lib/traceparent.js';
 import { startService, type RunningService } from './support/services.ts';
-import { describeRun, repoRoot, requireTool, run, type RunResult } from './support/tools.ts';
+import { describeRun, repoRoot, requireTool, run, type RunResult } from '../native/tools.ts';
 
 const SMOKE_DURATION = process.env.LOADGEN_TEST_DURATION ?? '8s';
 

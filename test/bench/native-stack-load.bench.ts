@@ -10,8 +10,8 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
-import { scrapeSum } from '../support/stack-apis.ts';
-import { toolPath } from '../support/tools.ts';
+import { scrapeSum } from '../../native/stack-apis.ts';
+import { toolPath } from '../../native/tools.ts';
 
 const rates = (process.env.BENCH_RATES ?? '100,200,300,500,700').split(',').map(Number);
 const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);

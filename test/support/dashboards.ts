@@ -4,10 +4,10 @@
 // queries: Grafana's own variables are replaced by concrete values).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { repoRoot } from '../../native/tools.ts';
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export { repoRoot };
 export const dashboardsDir = join(repoRoot, 'grafana', 'dashboards');
 export const provisioningDir = join(repoRoot, 'grafana', 'provisioning');
 

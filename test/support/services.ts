@@ -1,12 +1,10 @@
 // Starts the real services as child processes for tests, each with in-memory span capture.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../native/tools.ts';
 import type { RecordedSpan } from './in-memory-telemetry.ts';
 
 export type { RecordedSpan };
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface RunningService {
   name: string;

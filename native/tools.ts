@@ -3,14 +3,14 @@
 //
 // native/build-tools.sh (`npm run tools`) builds them into $TOOLS_DIR/bin. A missing tool makes
 // the test that needs it fail with a message saying so, never skip silently: only Tempo, which
-// cannot be built from the public Go module proxy, may be absent.
+// is refused by some Go module proxies, may be absent.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export type ToolName = 'otelcol' | 'prometheus' | 'promtool' | 'k6' | 'otlp-decode' | 'tempo';
 
