@@ -250,3 +250,18 @@ async function setSlowPath(settings: { rate: number; delayMs?: number }): Promis
   });
   assert.equal(response.status, 200, await response.text());
 }
+
+describe('SIGTERM', () => {
+  test('lets an in-flight request finish, then exits 0', async () => {
+    const slowInventory = await startService('inventory', { SLOW_PATH_RATE: '1', SLOW_PATH_DELAY_MS: '800' });
+    const exited = new Promise<number | null>((resolve) => slowInventory.process.once('exit', (code) => resolve(code)));
+    const inFlight = fetch(`${slowInventory.url}/stock/9`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    slowInventory.process.kill('SIGTERM');
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.equal((await json(response)).itemId, 9);
+    assert.equal(await exited, 0);
+    assert.match(slowInventory.output(), /inventory received SIGTERM, shutting down/);
+  });
+});

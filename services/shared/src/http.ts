@@ -151,12 +151,15 @@ export function serve(app: Express, options: { name: string; port: number; host?
       console.log(`${options.name} received ${signal}, shutting down`);
       const forceExit = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       forceExit.unref();
+      // close() only drops the connections idle at that moment; a keep-alive connection whose
+      // request finishes later would otherwise hold the server open for its whole idle timeout.
+      const closeIdle = setInterval(() => server.closeIdleConnections(), 50);
       server.close(() => {
+        clearInterval(closeIdle);
         shutdownTelemetry()
           .catch((error: unknown) => console.error('telemetry shutdown failed', error))
           .finally(() => process.exit(0));
       });
-      server.closeIdleConnections();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
