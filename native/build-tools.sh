@@ -1,11 +1,12 @@
 #!/bin/sh
 # Builds the native tools from source with Go, at the versions pinned in .env:
 #
-#   otelcol      the Collector, from otel-collector/builder-config.yaml (OpenTelemetry Collector Builder)
-#   prometheus   Prometheus and promtool
-#   k6           the load generator
-#   otlp-decode  native/otlp-decode, the independent OTLP decoder of the exemplar tests
-#   tempo        attempted only: the Go module proxy does not serve current Tempo releases
+#   otelcol        the Collector, from otel-collector/builder-config.yaml (OpenTelemetry Collector Builder)
+#   prometheus     Prometheus and promtool
+#   k6             the load generator
+#   otlp-decode    native/otlp-decode, the independent OTLP decoder of the exemplar tests
+#   compose-check  native/compose-check, docker-compose.yml loaded by Docker Compose's own parser
+#   tempo          attempted: some Go module proxies refuse Tempo's modules (then set TEMPO_BIN)
 #
 #   npm run tools          (also run at the start of npm test)
 #
@@ -250,6 +251,17 @@ build_otlp_decode() {
   rm -rf "$decode_dir" && mv "$decode_dir.partial" "$decode_dir"
 }
 
+# f. compose-check, keyed by the hash of its sources.
+compose_src=$root/native/compose-check
+compose_key=$(hash_of "$compose_src/go.mod" "$compose_src/go.sum" "$compose_src/main.go")
+compose_dir=$TOOLS_DIR/compose-check/$compose_key
+build_compose_check() {
+  rm -rf "$compose_dir.partial"
+  mkdir -p "$compose_dir.partial"
+  (cd "$compose_src" && go build -buildvcs=false -o "$compose_dir.partial/compose-check" .)
+  rm -rf "$compose_dir" && mv "$compose_dir.partial" "$compose_dir"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The Collector first: it is what the rest of the stack and other work waits for.
 if [ -x "$otelcol_dir/otelcol" ]; then
@@ -268,10 +280,11 @@ prefetch() { # name label dir function
   say "$2: downloading sources and modules, log: $log_dir/$1-fetch.log"
   "$4" >"$log_dir/$1-fetch.log" 2>&1 || rm -rf "$3"
 }
-prom_cached= k6_cached= decode_cached=
+prom_cached= k6_cached= decode_cached= compose_cached=
 [ -x "$prom_dir/prometheus" ] && [ -x "$prom_dir/promtool" ] && prom_cached=1
 [ -x "$k6_dir/k6" ] && k6_cached=1
 [ -x "$decode_dir/otlp-decode" ] && decode_cached=1
+[ -x "$compose_dir/compose-check" ] && compose_cached=1
 [ -n "$prom_cached" ] || prefetch prometheus "prometheus $PROMETHEUS_VERSION" "$prom_src" fetch_prometheus
 [ -n "$k6_cached" ] || prefetch k6 "k6 $K6_VERSION" "$k6_src" fetch_k6
 
@@ -292,9 +305,16 @@ if [ -n "$decode_cached" ]; then say "otlp-decode: cached"; else
   need_go
   start_job otlp_decode "otlp-decode" build_otlp_decode ""
 fi
+if [ -n "$compose_cached" ]; then say "compose-check: cached"; else
+  need_go
+  start_job compose_check "compose-check" build_compose_check ""
+fi
 
 if [ -z "$decode_cached" ] && finish_job otlp_decode; then decode_cached=1; fi
 [ -z "$decode_cached" ] || link otlp-decode "../otlp-decode/$decode_key/otlp-decode"
+
+if [ -z "$compose_cached" ] && finish_job compose_check; then compose_cached=1; fi
+[ -z "$compose_cached" ] || link compose-check "../compose-check/$compose_key/compose-check"
 
 if [ -z "$prom_cached" ] && finish_job prometheus; then prom_cached=1; fi
 if [ -n "$prom_cached" ]; then

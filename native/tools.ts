@@ -1,4 +1,4 @@
-// Where the natively built tools live (otelcol, prometheus, promtool, k6, otlp-decode, tempo),
+// Where the natively built tools live (otelcol, prometheus, promtool, k6, otlp-decode, compose-check, tempo),
 // resolved exactly as native/versions.sh does, and small helpers to run them.
 //
 // native/build-tools.sh (`npm run tools`) builds them into $TOOLS_DIR/bin. A missing tool makes
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type ToolName = 'otelcol' | 'prometheus' | 'promtool' | 'k6' | 'otlp-decode' | 'tempo';
+export type ToolName = 'otelcol' | 'prometheus' | 'promtool' | 'k6' | 'otlp-decode' | 'compose-check' | 'tempo';
 
 /** Like sh's ${NAME:-default}: unset and empty both fall back. */
 function envOr(name: string, fallback: () => string): string {
