@@ -25,6 +25,8 @@ let startedAt = 0; // seconds, Prometheus time
 let healthyAt = 0; // ms
 let k6Summary: { exitCode: number | null; requestsPerSecond: number; requests: number } | undefined;
 const ownTraces: Array<{ traceId: string; slow: boolean }> = [];
+/** Trace ids of k6 requests that order answered with 200, from the traceparent k6 generated. */
+let k6TraceIds: string[] = [];
 let firstResolvableExemplarMs: number | undefined;
 let firstExemplarMs: number | undefined;
 
@@ -68,6 +70,7 @@ async function runK6(): Promise<void> {
         RATE: String(K6_RATE),
         DURATION: `${K6_DURATION_S}s`,
         ORDER_URL: urls.order,
+        LOG_TRACE_IDS: '1',
         K6_PROMETHEUS_RW_SERVER_URL: `${urls.prometheus}/api/v1/write`,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -76,10 +79,12 @@ async function runK6(): Promise<void> {
   let stderr = '';
   k6.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [exitCode] = (await once(k6, 'exit')) as [number | null];
+  k6TraceIds = [...stderr.matchAll(/trace_id=([0-9a-f]{32}) order=\d+ flow=valid status=200/g)].map((match) => match[1]!);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
   k6Summary = { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count };
   // 99 means a threshold failed: the slow path is raised far above its usual 2 % here on purpose.
   assert.ok(exitCode === 0 || exitCode === 99, `k6 failed with exit code ${exitCode}:\n${stderr.slice(-2000)}`);
+  assert.ok(k6TraceIds.length > 100, `k6 logged only ${k6TraceIds.length} trace ids`);
 }
 
 /** The test's own requests, with trace ids it chose, so it knows which traces to look up in Tempo. */
@@ -203,8 +208,9 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
     });
   });
 
-  test('Tempo returns the traces the test started, across all three services with parent links', { skip: withoutTempo }, async () => {
-    for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.slice(0, 3))) {
+  test('Tempo returns the traces the test and k6 started, across all three services with parent links', { skip: withoutTempo }, async () => {
+    const k6Traces = k6TraceIds.slice(0, 3).map((traceId) => ({ traceId, slow: false }));
+    for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.slice(0, 3), k6Traces)) {
       const spans = await eventually<TempoSpan[]>(`trace ${traceId}`, 30_000, async () => {
         const found = await tempoTrace(urls.tempo, traceId);
         return found && ['order', 'inventory', 'pricing'].every((s) => found.some((span) => span.service === s)) ? found : undefined;
