@@ -239,28 +239,22 @@ build_tempo() {
   rm -rf "$tempo_src"
 }
 
-# e. otlp-decode, keyed by the hash of its sources.
-decode_src=$root/native/otlp-decode
-decode_key=$(hash_of "$decode_src/go.mod" "$decode_src/go.sum" "$decode_src/main.go")
-decode_dir=$TOOLS_DIR/otlp-decode/$decode_key
-build_otlp_decode() {
-  rm -rf "$decode_dir.partial"
-  mkdir -p "$decode_dir.partial"
-  # -buildvcs=false: the surrounding repository's state is no part of this tool.
-  (cd "$decode_src" && go build -buildvcs=false -o "$decode_dir.partial/otlp-decode" .)
-  rm -rf "$decode_dir" && mv "$decode_dir.partial" "$decode_dir"
+# e, f. The project's own small Go tools, native/otlp-decode and native/compose-check, each keyed
+# by the hash of its sources.
+local_tool_dir() {
+  echo "$TOOLS_DIR/$1/$(hash_of "$root/native/$1/go.mod" "$root/native/$1/go.sum" "$root/native/$1/main.go")"
 }
-
-# f. compose-check, keyed by the hash of its sources.
-compose_src=$root/native/compose-check
-compose_key=$(hash_of "$compose_src/go.mod" "$compose_src/go.sum" "$compose_src/main.go")
-compose_dir=$TOOLS_DIR/compose-check/$compose_key
-build_compose_check() {
-  rm -rf "$compose_dir.partial"
-  mkdir -p "$compose_dir.partial"
-  (cd "$compose_src" && go build -buildvcs=false -o "$compose_dir.partial/compose-check" .)
-  rm -rf "$compose_dir" && mv "$compose_dir.partial" "$compose_dir"
+build_local_tool() { # <name> <dir>
+  rm -rf "$2.partial"
+  mkdir -p "$2.partial"
+  # -buildvcs=false: the surrounding repository's state is no part of these tools.
+  (cd "$root/native/$1" && go build -buildvcs=false -o "$2.partial/$1" .)
+  rm -rf "$2" && mv "$2.partial" "$2"
 }
+decode_dir=$(local_tool_dir otlp-decode)
+build_otlp_decode() { build_local_tool otlp-decode "$decode_dir"; }
+compose_dir=$(local_tool_dir compose-check)
+build_compose_check() { build_local_tool compose-check "$compose_dir"; }
 
 # ---------------------------------------------------------------------------------------------
 # The Collector first: it is what the rest of the stack and other work waits for.
@@ -311,10 +305,10 @@ if [ -n "$compose_cached" ]; then say "compose-check: cached"; else
 fi
 
 if [ -z "$decode_cached" ] && finish_job otlp_decode; then decode_cached=1; fi
-[ -z "$decode_cached" ] || link otlp-decode "../otlp-decode/$decode_key/otlp-decode"
+[ -z "$decode_cached" ] || link otlp-decode "../otlp-decode/${decode_dir##*/}/otlp-decode"
 
 if [ -z "$compose_cached" ] && finish_job compose_check; then compose_cached=1; fi
-[ -z "$compose_cached" ] || link compose-check "../compose-check/$compose_key/compose-check"
+[ -z "$compose_cached" ] || link compose-check "../compose-check/${compose_dir##*/}/compose-check"
 
 if [ -z "$prom_cached" ] && finish_job prometheus; then prom_cached=1; fi
 if [ -n "$prom_cached" ]; then
