@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createInterface, type Interface } from 'node:readline/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import { MissingK6Error, startLoad, type RunningLoad } from '../loadgen/run.ts';
 import { repoRoot, runningComponents, tempoAvailable, urls as nativeUrls } from '../native/stack.ts';
@@ -132,7 +133,6 @@ const bad = (text: string) => styleText('red', text);
 const warn = (text: string) => styleText(['yellow', 'bold'], text);
 const bold = (text: string) => styleText('bold', text);
 const seconds = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)} s` : 'no data');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------------------------------------
 // Beat 1: is the stack healthy?
@@ -443,16 +443,19 @@ export async function waitForCalmBaseline(config: DemoConfig, log: Log = say): P
   return { requestsPerSecond, inventoryP99 };
 }
 
+/** Inventory's p99 as the value to wait on, with order's beside it in the progress line. */
+async function readInventoryP99(config: DemoConfig, waiting: string): Promise<{ value: number; text: string }> {
+  const inventory = await p99(config, 'inventory');
+  const order = await p99(config, 'order');
+  return { value: inventory, text: `p99 inventory ${seconds(inventory)}, order ${seconds(order)} (${waiting})` };
+}
+
 /** Inventory's p99 (histogram_quantile over the buckets) climbs above the spike line. */
 export async function waitForSpike(config: DemoConfig, log: Log = say): Promise<number> {
   return waitFor(
     config,
     log,
-    async () => {
-      const inventory = await p99(config, 'inventory');
-      const order = await p99(config, 'order');
-      return { value: inventory, text: `p99 inventory ${seconds(inventory)}, order ${seconds(order)} (waiting for inventory > ${config.spikeSeconds} s)` };
-    },
+    () => readInventoryP99(config, `waiting for inventory > ${config.spikeSeconds} s`),
     (value) => Number.isFinite(value) && value > config.spikeSeconds,
     (last) => `no spike within ${config.stepTimeoutMs / 1000} s (${last}): is the load running and the slow path on?`,
   );
@@ -463,11 +466,7 @@ export async function waitForRecovery(config: DemoConfig, log: Log = say): Promi
   return waitFor(
     config,
     log,
-    async () => {
-      const inventory = await p99(config, 'inventory');
-      const order = await p99(config, 'order');
-      return { value: inventory, text: `p99 inventory ${seconds(inventory)}, order ${seconds(order)} (waiting for inventory < ${config.spikeSeconds} s; the 1m rate window needs about a minute)` };
-    },
+    () => readInventoryP99(config, `waiting for inventory < ${config.spikeSeconds} s; the 1m rate window needs about a minute`),
     (value) => Number.isFinite(value) && value < config.spikeSeconds,
     (last) => `p99 did not recover within ${config.stepTimeoutMs / 1000} s (${last})`,
   );

@@ -2,16 +2,16 @@
 // services, all on the repository's config files), k6 traffic with the slow path raised, then
 // assertions on what Prometheus and Tempo themselves return. Prints the figures the issue asks for.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
 import { dashboardPromQueries, provisionedExemplarLabels } from './support/dashboards.ts';
+import { eventually } from './support/eventually.ts';
 import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
-import { toolPath } from '../native/tools.ts';
+import { startLoad } from '../loadgen/run.ts';
 
 const K6_RATE = 25; // requests per second
 const K6_DURATION_S = 40;
@@ -23,7 +23,7 @@ const withoutTempo = tempoAvailable() ? false : 'native Tempo is not available o
 const figures: Record<string, string> = {};
 let startedAt = 0; // seconds, Prometheus time
 let healthyAt = 0; // ms
-let k6Summary: { exitCode: number | null; requestsPerSecond: number; requests: number } | undefined;
+let k6Summary: { exitCode: number; requestsPerSecond: number; requests: number } | undefined;
 const ownTraces: Array<{ traceId: string; slow: boolean }> = [];
 /** Trace ids of k6 requests that order answered with 200, from the traceparent k6 generated. */
 let k6TraceIds: string[] = [];
@@ -35,50 +35,22 @@ function newTraceparent(): { traceId: string; header: string } {
   return { traceId, header: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
 }
 
-async function sleep(ms: number) {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Retries fn until it returns a value or the deadline passes, then throws its last complaint. */
-async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(1000);
-  }
-}
-
 async function runK6(): Promise<void> {
   const outDir = join(repoRoot, '.stack', 'e2e');
   mkdirSync(outDir, { recursive: true });
   const summaryFile = join(outDir, 'k6-summary.json');
-  const k6 = spawn(
-    toolPath('k6'),
-    ['run', '--quiet', '--summary-export', summaryFile, '-o', 'experimental-prometheus-rw', 'loadgen/main.js'],
-    {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        SCENARIO: 'steady',
-        RATE: String(K6_RATE),
-        DURATION: `${K6_DURATION_S}s`,
-        ORDER_URL: urls.order,
-        LOG_TRACE_IDS: '1',
-        K6_PROMETHEUS_RW_SERVER_URL: `${urls.prometheus}/api/v1/write`,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const load = await startLoad({
+    scenario: 'steady',
+    orderUrl: urls.order,
+    prometheusUrl: urls.prometheus,
+    env: { RATE: String(K6_RATE), DURATION: `${K6_DURATION_S}s`, LOG_TRACE_IDS: '1' },
+    k6Args: ['--quiet', '--summary-export', summaryFile],
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  assert.ok(load.invocation.remoteWriteUrl, 'k6 should remote write to the stack\'s Prometheus');
   let stderr = '';
-  k6.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [exitCode] = (await once(k6, 'exit')) as [number | null];
+  load.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exitCode = await load.exited;
   k6TraceIds = [...stderr.matchAll(/trace_id=([0-9a-f]{32}) order=\d+ flow=valid status=200/g)].map((match) => match[1]!);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
   k6Summary = { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count };
@@ -194,7 +166,7 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
       let resolved = 0;
       const unresolved: string[] = [];
       for (const exemplar of exemplars) {
-        const spans = await eventually(`trace ${exemplar.traceId} in Tempo`, 30_000, () => tempoTrace(urls.tempo, exemplar.traceId)).catch(() => undefined);
+        const spans = await eventually(() => tempoTrace(urls.tempo, exemplar.traceId), `trace ${exemplar.traceId} in Tempo`, 30_000, 1000).catch(() => undefined);
         if (spans) resolved++;
         else unresolved.push(exemplar.traceId);
       }
@@ -211,10 +183,15 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
   test('Tempo returns the traces the test and k6 started, across all three services with parent links', { skip: withoutTempo }, async () => {
     const k6Traces = k6TraceIds.slice(0, 3).map((traceId) => ({ traceId, slow: false }));
     for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.slice(0, 3), k6Traces)) {
-      const spans = await eventually<TempoSpan[]>(`trace ${traceId}`, 30_000, async () => {
-        const found = await tempoTrace(urls.tempo, traceId);
-        return found && ['order', 'inventory', 'pricing'].every((s) => found.some((span) => span.service === s)) ? found : undefined;
-      });
+      const spans = await eventually<TempoSpan[]>(
+        async () => {
+          const found = await tempoTrace(urls.tempo, traceId);
+          return found && ['order', 'inventory', 'pricing'].every((s) => found.some((span) => span.service === s)) ? found : undefined;
+        },
+        `trace ${traceId}`,
+        30_000,
+        1000,
+      );
       const byId = new Map(spans.map((span) => [span.spanId, span]));
       for (const service of ['inventory', 'pricing']) {
         // OTLP/JSON spells the kind SPAN_KIND_SERVER (or the enum number 2).
@@ -227,11 +204,11 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
   });
 
   test("Tempo's service graph shows order → inventory and order → pricing", { skip: withoutTempo }, async () => {
-    const edges = await eventually('service graph edges', 60_000, async () => {
+    const edges = await eventually(async () => {
       const { result } = await promQuery(urls.prometheus, 'sum by (client, server) (traces_service_graph_request_total)');
       const found = result.map((sample) => `${sample.metric.client} → ${sample.metric.server}`);
       return found.includes('order → inventory') && found.includes('order → pricing') ? found : undefined;
-    });
+    }, 'service graph edges', 60_000, 1000);
     figures['service graph edges'] = edges.join(', ');
     const { result } = await promQuery(urls.prometheus, 'sum by (service) (traces_spanmetrics_calls_total)');
     assert.deepEqual(new Set(result.map((sample) => sample.metric.service)), new Set(['order', 'inventory', 'pricing']));

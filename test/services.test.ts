@@ -4,7 +4,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eventually, startService, type RecordedSpan, type RunningService } from './support/services.ts';
+import { eventually } from './support/eventually.ts';
+import { startService, type RecordedSpan, type RunningService } from './support/services.ts';
 
 let inventory: RunningService;
 let pricing: RunningService;

@@ -5,13 +5,11 @@
 // own metrics and /proc.
 //
 //   npm run bench:load                    (BENCH_RATES=100,200,300,500,700,850,1000 BENCH_STEP_SECONDS=30)
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
 import { scrapeSum } from '../../native/stack-apis.ts';
-import { toolPath } from '../../native/tools.ts';
+import { startLoad } from '../../loadgen/run.ts';
 
 const rates = (process.env.BENCH_RATES ?? '100,200,300,500,700,850,1000').split(',').map(Number);
 const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);
@@ -52,9 +50,12 @@ const total = (rss: Record<string, number>) => Object.values(rss).reduce((sum, v
 
 async function runStep(rate: number) {
   const summaryFile = join(outDir, `k6-${rate}.json`);
-  const k6 = spawn(toolPath('k6'), ['run', '--quiet', '--summary-export', summaryFile, 'loadgen/main.js'], {
-    cwd: repoRoot,
-    env: { ...process.env, SCENARIO: 'steady', RATE: String(rate), DURATION: `${stepSeconds}s`, ORDER_URL: urls.order },
+  const load = await startLoad({
+    scenario: 'steady',
+    orderUrl: urls.order,
+    env: { RATE: String(rate), DURATION: `${stepSeconds}s` },
+    k6Args: ['--quiet', '--summary-export', summaryFile],
+    remoteWrite: 'off',
     stdio: 'ignore',
   });
   let peakRss: Record<string, number> = {};
@@ -62,7 +63,7 @@ async function runStep(rate: number) {
     const now = stackRssMiB();
     if (total(now) > total(peakRss)) peakRss = now;
   }, 1000);
-  await once(k6, 'exit');
+  await load.exited;
   clearInterval(sampler);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
     metrics: { http_reqs: { rate: number; count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };

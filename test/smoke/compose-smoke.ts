@@ -19,6 +19,8 @@
 //
 // Node built-ins only (fetch), so it runs before or without npm install.
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 const grafanaUrl = (process.env.GRAFANA_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 const timeoutSeconds = Number(process.env.SMOKE_TIMEOUT_S ?? '300');
 const deadline = Date.now() + (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 300) * 1000;
@@ -68,8 +70,6 @@ async function grafana(method: 'GET' | 'POST', path: string, body?: unknown): Pr
 function expectOk(reply: Reply, what: string): void {
   if (reply.status !== 200) throw new Error(`${what}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `attempt` until it returns, or fails with its last error once the deadline has passed. */
 async function eventually<T>(name: string, attempt: () => Promise<T>): Promise<T> {

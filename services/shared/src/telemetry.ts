@@ -1,12 +1,12 @@
 // The one place where the services' OpenTelemetry SDK is set up.
 //
 // Traces and metrics go over OTLP/gRPC (our default; the Node SDK's own default is http/protobuf)
-// to OTEL_EXPORTER_OTLP_ENDPOINT, http://localhost:4317 unless set. Every other standard OTEL_*
-// variable keeps its meaning: OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER
-// (the SDK default parentbased_always_on samples everything, which the exemplar → trace jump needs),
-// OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, compression), OTEL_METRIC_EXPORT_INTERVAL
-// (5 s here instead of the spec's 60 s so a demo shows data quickly) and
-// OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
+// to OTEL_EXPORTER_OTLP_ENDPOINT, which the gRPC exporters default to http://localhost:4317.
+// Every other standard OTEL_* variable keeps its meaning: OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER (the SDK default parentbased_always_on samples
+// everything, which the exemplar → trace jump needs), OTEL_EXPORTER_OTLP_* (endpoint, headers,
+// timeout, compression), OTEL_METRIC_EXPORT_INTERVAL (5 s here instead of the spec's 60 s so a
+// demo shows data quickly) and OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
 import { metrics } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
@@ -29,7 +29,6 @@ export interface TelemetryOptions {
   metricReaders?: IMetricReader[];
 }
 
-const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4317';
 const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 5000;
 // Health probes run every few seconds: tracing them would bury the requests worth looking at.
 const UNTRACED_PATHS = new Set(['/healthz']);
@@ -38,7 +37,6 @@ let sdk: NodeSDK | undefined;
 
 export function startTelemetry(options: TelemetryOptions): NodeSDK {
   if (sdk) throw new Error('telemetry is already started in this process');
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??= DEFAULT_OTLP_ENDPOINT;
 
   sdk = new NodeSDK({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are detected later and take precedence.
