@@ -4,6 +4,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SlowPath, slowPathSettingsFromEnv } from '../services/inventory/src/slow-path.ts';
+import { StockRepository } from '../services/inventory/src/stock-repository.ts';
 import { eventually } from './support/eventually.ts';
 import { startService, type RecordedSpan, type RunningService } from './support/services.ts';
 
@@ -186,6 +188,17 @@ describe('the slow path', () => {
     } finally {
       await setSlowPath({ rate: 0, delayMs: 3000 });
     }
+  });
+
+  test('at the default delay the N+1 loop costs at least 3 s by the monotonic clock', async () => {
+    // In process, without HTTP around it: 31 plain timers of 3000/31 ms add up to about 2.99 s,
+    // and an exemplar under 3 s would not be the spike the demo promises.
+    const { delayMs } = slowPathSettingsFromEnv({});
+    const stock = new StockRepository(new SlowPath({ rate: 1, delayMs }));
+    const started = performance.now();
+    await stock.getStock(7);
+    const elapsedMs = performance.now() - started;
+    assert.ok(elapsedMs >= delayMs, `took ${elapsedMs} ms, configured ${delayMs} ms`);
   });
 
   test('at rate 0 a request reads stock in one query of about 50–150 ms', async () => {

@@ -56,8 +56,18 @@ export class StockRepository {
 
   /** One simulated round trip to the database, as a client span. */
   async #query(statement: string, attributes: Record<string, number>, latencyMs: number): Promise<void> {
-    await inSpan(TRACER, 'query-stock-db', { ...DB_ATTRIBUTES, 'db.query.text': statement, ...attributes }, () => sleep(latencyMs));
+    await inSpan(TRACER, 'query-stock-db', { ...DB_ATTRIBUTES, 'db.query.text': statement, ...attributes }, () => simulateLatency(latencyMs));
   }
+}
+
+/**
+ * Waits at least `ms` by the monotonic clock. Node's timers run on the event loop's millisecond
+ * clock and may fire up to a millisecond early; over the slow path's 31 queries that adds up to
+ * tens of milliseconds, and the bug must cost at least the configured delay.
+ */
+async function simulateLatency(ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  for (let left = ms; left > 0; left = deadline - performance.now()) await sleep(left);
 }
 
 /** Deterministic stock levels, so that answers are stable: 0..19 units per item and warehouse. */
