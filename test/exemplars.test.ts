@@ -143,7 +143,7 @@ describe("exemplar serializer output, decoded by the official OTLP Go types", ()
     const spanC = tracer.startSpan("c");
     const spanD = tracer.startSpan("d");
     histogram.record(0.04, GET_ORDER, spanA.spanContext()); // bucket (0.025, 0.05]
-    histogram.record(2.7, GET_ORDER, spanB.spanContext()); // bucket (2.5, 3]
+    histogram.record(2.7, GET_ORDER, spanB.spanContext()); // bucket (2.5, 3.5]
     // Inside an active span: record() finds it itself. Same bucket as A, later: replaces A.
     context.with(trace.setSpan(context.active(), spanC), () => histogram.record(0.045, GET_ORDER));
     histogram.record(12, GET_ORDER, null); // overflow bucket, outside any span
@@ -167,7 +167,7 @@ describe("exemplar serializer output, decoded by the official OTLP Go types", ()
     // Each exemplar sits in a bucket the data point counted, and in its time window.
     assert.deepEqual(
       orders.exemplars.map((e: Json) => bucketOf(orders, e.asDouble)),
-      [3, 13, BOUNDARIES.length],
+      [3, 14, BOUNDARIES.length],
     );
     for (const e of orders.exemplars) {
       assert.ok(Number(orders.bucketCounts[bucketOf(orders, e.asDouble)]) >= 1, `bucket of ${e.asDouble} counted`);

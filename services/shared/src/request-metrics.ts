@@ -25,9 +25,14 @@ import { getDefaultExemplarStore, type ExemplarStore } from "./exemplars/store.t
 
 export const HTTP_REQUEST_DURATION = "http.request.duration";
 
-/** Bucket boundaries in seconds: fine-grained up to 100 ms, with bounds at 2.5, 3 and 4 s so a 3 s spike stands apart. */
+/**
+ * Bucket boundaries in seconds: fine-grained up to 100 ms, then coarser. The slow path takes a
+ * little over 3 s, so 3 s sits in the middle of (2.5, 3.5] rather than on a bound: with a bound at
+ * exactly 3 s the slow requests would land in the bucket above, and histogram_quantile would read
+ * the p99 as about 3.9 s.
+ */
 export const HTTP_REQUEST_DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 4, 5, 7.5, 10,
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3.5, 5, 7.5, 10,
 ]);
 
 /** http.route of requests no route matched. */
