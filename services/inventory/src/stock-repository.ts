@@ -62,8 +62,8 @@ export class StockRepository {
 
 /**
  * Waits at least `ms` by the monotonic clock. Node's timers run on the event loop's millisecond
- * clock and may fire up to a millisecond early; over the slow path's 31 queries that adds up to
- * tens of milliseconds, and the bug must cost at least the configured delay.
+ * clock and may fire up to a millisecond early; over the slow path's 31 queries that added up to
+ * about 13 ms short, and the bug must cost at least the configured delay.
  */
 async function simulateLatency(ms: number): Promise<void> {
   const deadline = performance.now() + ms;
