@@ -22,14 +22,15 @@
 //   GRAFANA_URL (default http://localhost:3000; optional for the native stack, required otherwise)
 //
 // Every beat is an exported function, so that a test can run them one by one.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
+import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { MissingK6Error, startLoad, type RunningLoad } from '../loadgen/run.ts';
-import { repoRoot, runningComponents, tempoAvailable, urls as nativeUrls } from '../native/stack.ts';
+import { runningComponents, tempoAvailable, urls as nativeUrls } from '../native/stack.ts';
+import { repoRoot } from '../native/tools.ts';
 import { promExemplars, promQuery, tempoTrace, type TempoSpan } from '../native/stack-apis.ts';
 
 // ------------------------------------------------------------------------------------------------
@@ -338,11 +339,6 @@ async function startK6Load(config: DemoConfig): Promise<LoadHandle> {
       await load.stop(10_000);
     },
   };
-}
-
-function newTraceparent(): { traceId: string; header: string } {
-  const traceId = randomBytes(16).toString('hex');
-  return { traceId, header: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
 }
 
 /** The fallback: the same GET /orders/:id with a traceparent, at a fixed rate, from this process. */

@@ -15,10 +15,9 @@
 // - Exits with k6's exit code (99: thresholds failed, 108: aborted by the script).
 // - k6 comes from K6_BIN, else the tool cache that `npm run tools` fills.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, urls } from '../native/stack.ts';
-import { findTool, toolPath } from '../native/tools.ts';
+import { urls } from '../native/stack.ts';
+import { findTool, isExecutableFile, repoRoot, toolPath } from '../native/tools.ts';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, unknownScenarioMessage } from './lib/scenarios.js';
 
 export const SCRIPT = join(repoRoot, 'loadgen', 'main.js');
@@ -33,12 +32,7 @@ export { SCENARIO_NAMES };
 /** The k6 binary: K6_BIN, else the tool cache; undefined when it is not there. */
 export function k6Binary(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!env.K6_BIN) return findTool('k6');
-  try {
-    accessSync(env.K6_BIN, constants.X_OK);
-    return statSync(env.K6_BIN).isFile() ? env.K6_BIN : undefined;
-  } catch {
-    return undefined;
-  }
+  return isExecutableFile(env.K6_BIN) ? env.K6_BIN : undefined;
 }
 
 export function missingK6Message(env: NodeJS.ProcessEnv = process.env): string {

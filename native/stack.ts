@@ -11,7 +11,6 @@ import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmS
 import { join } from 'node:path';
 import { repoRoot, toolPath } from './tools.ts';
 
-export { repoRoot };
 const stateDir = join(repoRoot, '.stack');
 const logDir = join(stateDir, 'logs');
 const pidDir = join(stateDir, 'pids');

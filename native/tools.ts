@@ -30,7 +30,8 @@ export function toolPath(name: ToolName): string {
   return path.join(toolsDir(), 'bin', name);
 }
 
-function isExecutableFile(file: string): boolean {
+/** An existing regular file (links followed) that this process may execute. */
+export function isExecutableFile(file: string): boolean {
   try {
     if (!statSync(file).isFile()) return false; // follows the links in bin/
     accessSync(file, constants.X_OK);

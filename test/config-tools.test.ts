@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
 
 const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
@@ -20,26 +21,15 @@ function emptyKinds(): Record<Kind, Set<string>> {
   return { receivers: new Set(), processors: new Set(), exporters: new Set(), extensions: new Set(), connectors: new Set() };
 }
 
-function isKind(key: string): key is Kind {
-  return (COMPONENT_KINDS as readonly string[]).includes(key);
-}
-
 /**
- * The component types a Collector config defines, per kind: the keys directly under the top-level
- * receivers:, processors:, ... sections, without their /name suffix (otlp_grpc/tempo is otlp_grpc).
+ * The component types a Collector config defines, per kind: the keys of its top-level receivers:,
+ * processors:, ... sections, without their /name suffix (otlp_grpc/tempo is otlp_grpc).
  */
 function configComponentTypes(text: string): Record<Kind, Set<string>> {
+  const config = parseYaml(text) as Partial<Record<Kind, Record<string, unknown> | null>>;
   const types = emptyKinds();
-  let section: string | undefined;
-  for (const line of text.split('\n')) {
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const top = /^([A-Za-z_]+):/.exec(line);
-    if (top) {
-      section = top[1];
-      continue;
-    }
-    const key = /^ {2}([A-Za-z0-9_]+)(\/[^:\s]*)?:/.exec(line);
-    if (key && section !== undefined && isKind(section)) types[section].add(key[1]!);
+  for (const kind of COMPONENT_KINDS) {
+    for (const id of Object.keys(config[kind] ?? {})) types[kind].add(id.split('/')[0]!);
   }
   return types;
 }
@@ -49,47 +39,30 @@ interface ManifestModule {
   version: string;
 }
 
+/** A Go module as the builder manifest and `otelcol components` write it: "<module> <version>". */
+function goModule(text: string): ManifestModule {
+  const [module = '', version = ''] = text.trim().split(/\s+/);
+  return { module, version };
+}
+
 /** The builder manifest's dist.version and its `- gomod: <module> <version>` entries per section. */
 function manifestModules(text: string): { distVersion: string | undefined; modules: Record<string, ManifestModule[]> } {
+  const manifest = parseYaml(text) as Record<string, unknown> & { dist?: { version?: string } };
   const modules: Record<string, ManifestModule[]> = {};
-  let section: string | undefined;
-  let distVersion: string | undefined;
-  for (const line of text.split('\n')) {
-    const top = /^([A-Za-z_]+):/.exec(line);
-    if (top) {
-      section = top[1];
-      continue;
-    }
-    const version = /^\s+version:\s*["']?([^"'\s#]+)/.exec(line);
-    if (section === 'dist' && version) distVersion = version[1];
-    const gomod = /^\s*-\s*gomod:\s*["']?(\S+)\s+([^"'\s#]+)/.exec(line);
-    if (gomod && section !== undefined) (modules[section] ??= []).push({ module: gomod[1]!, version: gomod[2]! });
+  for (const [section, entries] of Object.entries(manifest)) {
+    if (!Array.isArray(entries)) continue;
+    const gomods = entries.flatMap((entry: { gomod?: unknown }) => (typeof entry?.gomod === 'string' ? [goModule(entry.gomod)] : []));
+    if (gomods.length > 0) modules[section] = gomods;
   }
-  return { distVersion, modules };
+  return { distVersion: manifest.dist?.version, modules };
 }
 
 /** `otelcol components`: the component types the binary contains, per kind, with their modules. */
 function binaryComponents(text: string): Record<Kind, Map<string, string>> {
-  const components: Record<Kind, Map<string, string>> = {
-    receivers: new Map(),
-    processors: new Map(),
-    exporters: new Map(),
-    extensions: new Map(),
-    connectors: new Map(),
-  };
-  let section: string | undefined;
-  let name: string | undefined;
-  for (const line of text.split('\n')) {
-    const top = /^([A-Za-z_]+):/.exec(line);
-    if (top) {
-      section = top[1];
-      name = undefined;
-      continue;
-    }
-    const nameMatch = /^\s*-\s*name:\s*(\S+)/.exec(line);
-    if (nameMatch) name = nameMatch[1];
-    const moduleMatch = /^\s+module:\s*(\S+)/.exec(line);
-    if (moduleMatch && name !== undefined && section !== undefined && isKind(section)) components[section].set(name, moduleMatch[1]!);
+  const listing = parseYaml(text) as Partial<Record<Kind, { name: string; module: string }[] | null>>;
+  const components = {} as Record<Kind, Map<string, string>>;
+  for (const kind of COMPONENT_KINDS) {
+    components[kind] = new Map((listing[kind] ?? []).map(({ name, module }) => [name, goModule(module).module]));
   }
   return components;
 }

@@ -3,14 +3,15 @@
 // assertions on what Prometheus and Tempo themselves return. Prints the figures the issue asks for.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
+import { stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
+import { repoRoot } from '../native/tools.ts';
 import { dashboardPromQueries, provisionedExemplarLabels } from './support/dashboards.ts';
 import { eventually } from './support/eventually.ts';
 import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
+import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { startLoad } from '../loadgen/run.ts';
 
 const K6_RATE = 25; // requests per second
@@ -29,11 +30,6 @@ const ownTraces: Array<{ traceId: string; slow: boolean }> = [];
 let k6TraceIds: string[] = [];
 let firstResolvableExemplarMs: number | undefined;
 let firstExemplarMs: number | undefined;
-
-function newTraceparent(): { traceId: string; header: string } {
-  const traceId = randomBytes(16).toString('hex');
-  return { traceId, header: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
-}
 
 async function runK6(): Promise<void> {
   const outDir = join(repoRoot, '.stack', 'e2e');

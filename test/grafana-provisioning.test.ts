@@ -17,11 +17,11 @@ import {
   provisionedExemplarLabels,
   provisioningDir,
   readYaml,
-  repoRoot,
   substituteGrafanaVariables,
   type DashboardPanel,
   type DatasourceRef,
 } from './support/dashboards.ts';
+import { pinnedVersions, repoRoot } from '../native/tools.ts';
 
 const at = (...parts: string[]) => join(repoRoot, ...parts);
 
@@ -53,15 +53,7 @@ const composeText = readFileSync(composeFile, 'utf8');
 const compose = readYaml<Compose>(composeFile);
 const services = Object.entries(compose.services);
 
-function readDotEnv(): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const line of readFileSync(at('.env'), 'utf8').split('\n')) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (match) env.set(match[1]!, match[2]!.trim().replace(/^(["'])(.*)\1$/, '$2'));
-  }
-  return env;
-}
-const dotEnv = readDotEnv();
+const dotEnv = new Map(Object.entries(pinnedVersions()));
 
 const PINNED_VERSIONS = ['OTELCOL_VERSION', 'TEMPO_VERSION', 'PROMETHEUS_VERSION', 'GRAFANA_VERSION', 'K6_VERSION', 'NODE_VERSION'];
 

@@ -7,7 +7,8 @@
 //   npm run bench:load                    (BENCH_RATES=100,200,300,500,700,850,1000 BENCH_STEP_SECONDS=30)
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
+import { stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
+import { repoRoot } from '../../native/tools.ts';
 import { scrapeSum } from '../../native/stack-apis.ts';
 import { startLoad } from '../../loadgen/run.ts';
 

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot } from '../../native/tools.ts';
 
-export { repoRoot };
 export const dashboardsDir = join(repoRoot, 'grafana', 'dashboards');
 export const provisioningDir = join(repoRoot, 'grafana', 'provisioning');
 

@@ -20,8 +20,7 @@
 import { context, metrics, trace, type Meter, type SpanContext } from "@opentelemetry/api";
 import { getRPCMetadata } from "@opentelemetry/core";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { createExemplarHistogram, type ExemplarHistogram } from "./exemplars/histogram.ts";
-import { getDefaultExemplarStore, type ExemplarStore } from "./exemplars/store.ts";
+import { createExemplarHistogram, getDefaultExemplarStore, type ExemplarHistogram, type ExemplarStore } from "./exemplars/index.ts";
 
 export const HTTP_REQUEST_DURATION = "http.request.duration";
 

@@ -38,18 +38,8 @@
 //      test/bench/exemplar-record.bench.ts (and the "bench" script); drop protobufjs from
 //      services/shared/package.json if nothing else uses it. Keep the middleware test and
 //      test/exemplars-collector.test.ts (pointed at the stock exporter): they check the outcome.
-export { DEFAULT_EXEMPLAR_FILTER, exemplarFilterFromEnv, type ExemplarFilter } from "./filter.ts";
-export {
-  DEFAULT_MAX_ATTRIBUTE_SETS,
-  ExemplarInstrument,
-  ExemplarStore,
-  getDefaultExemplarStore,
-  MONOTONIC_CLOCK,
-  type ExemplarBatch,
-  type ExemplarClock,
-  type ExemplarStoreOptions,
-  type PendingExemplar,
-} from "./store.ts";
-export { createExemplarHistogram, SDK_DEFAULT_HISTOGRAM_BOUNDARIES, type ExemplarHistogram } from "./histogram.ts";
-export { attachExemplars, createExemplarSerializer, otlpMetricsTypes } from "./serializer.ts";
-export { createExemplarMetricExporter, type ExemplarMetricExporterConfig } from "./exporter.ts";
+export { exemplarFilterFromEnv, type ExemplarFilter } from "./filter.ts";
+export { ExemplarStore, getDefaultExemplarStore, type ExemplarClock } from "./store.ts";
+export { createExemplarHistogram, type ExemplarHistogram } from "./histogram.ts";
+export { createExemplarSerializer, otlpMetricsTypes } from "./serializer.ts";
+export { createExemplarMetricExporter } from "./exporter.ts";

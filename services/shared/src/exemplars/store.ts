@@ -298,8 +298,8 @@ export class ExemplarInstrument {
 
   /** Removes and returns the pending exemplars, grouped by canonical attribute key. */
   take(): Map<string, ExemplarBatch> {
-    const out = new Map<string, { attributes: Attributes; byBucket: (PendingExemplar | undefined)[] }>();
     if (this._pending === 0) return new Map();
+    const out = new Map<string, { attributes: Attributes; byBucket: (PendingExemplar | undefined)[] }>();
     const unixOffsetMs = this._clock.unixOffsetMs();
     for (const series of this._series) {
       if (series.pending === 0) continue;
