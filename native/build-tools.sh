@@ -6,7 +6,7 @@
 #   k6             the load generator
 #   otlp-decode    native/otlp-decode, the independent OTLP decoder of the exemplar tests
 #   compose-check  native/compose-check, docker-compose.yml loaded by Docker Compose's own parser
-#   tempo          attempted: some Go module proxies refuse Tempo's modules (then set TEMPO_BIN)
+#   tempo          from Tempo's own source tree at the pinned tag (the Go module proxy refuses Tempo)
 #
 #   npm run tools          (also run at the start of npm test)
 #
@@ -17,22 +17,16 @@
 # large); the Collector is built first because everything else waits for it.
 #
 # Environment:
-#   TOOLS_DIR             tool cache (default ~/.cache/spike-to-trace)
-#   TEMPO_BIN             path to a tempo binary (e.g. from a Tempo release archive) to use
-#                         instead of building one
-#   TEMPO_MODULE_VERSION  Go module version to build Tempo from (see below)
+#   TOOLS_DIR         tool cache (default ~/.cache/spike-to-trace)
+#   TEMPO_BIN         a tempo binary to use instead of building one (must report TEMPO_VERSION)
+#   TEMPO_SRC         Tempo's source at tag v$TEMPO_VERSION: a directory, or a .tar.xz of one made
+#                     with `git archive --prefix=tempo-$TEMPO_VERSION/ v$TEMPO_VERSION` (default:
+#                     ../shared/tools/tempo-$TEMPO_VERSION-src.tar.xz beside the project, if there)
+#   TEMPO_SRC_SHA256  when set, the sha256 a TEMPO_SRC archive must have
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/native/versions.sh"
-
-# Tempo's release tags (v2.x, v3.x) are not valid versions of the module github.com/grafana/tempo
-# (its path has no /vN suffix), so Go can only fetch a release as a pseudo-version of the tagged
-# commit: v1.5.1-0.<UTC commit time yyyymmddhhmmss>-<first 12 hex digits of the commit>, as
-# `go list -m github.com/grafana/tempo@<commit>` prints it. By default the tag itself is asked for;
-# the public Go module proxy answers both with 403 "not available" for anything after v1.5.0, so
-# set TEMPO_MODULE_VERSION only when your GOPROXY serves Tempo, or provide TEMPO_BIN instead.
-TEMPO_MODULE_VERSION=${TEMPO_MODULE_VERSION:-v$TEMPO_VERSION}
 
 bin_dir=$TOOLS_DIR/bin
 log_dir=$TOOLS_DIR/logs
@@ -227,14 +221,62 @@ build_k6() {
   rm -rf "$k6_src"
 }
 
-# d. Tempo (attempt; see TEMPO_MODULE_VERSION above). Like Prometheus, built in a writable copy.
+# d. Tempo. The Go module proxy refuses Tempo's modules, and its release tags are no valid module
+# versions anyway; but every release tag vendors its dependencies, so the source tree of the tag
+# builds offline, exactly as Tempo's Makefile builds it (CGO off, version variables set). Where the
+# tree comes from is decided at the end of this script (TEMPO_BIN > TEMPO_SRC > git clone).
 tempo_dir=$TOOLS_DIR/tempo/$TEMPO_VERSION
 tempo_src=$work_dir/tempo-$TEMPO_VERSION
-fetch_tempo() { fetch_source "github.com/grafana/tempo@$TEMPO_MODULE_VERSION" "$tempo_src" ./cmd/tempo; }
+tempo_default_archive=$root/../shared/tools/tempo-$TEMPO_VERSION-src.tar.xz
+tempo_repo=https://github.com/grafana/tempo
+
+# tempo_reports_version BINARY: does `BINARY -version` say it is the pinned version?
+tempo_reports_version() {
+  "$1" -version 2>/dev/null | head -n 1 | grep -q "version $TEMPO_VERSION "
+}
+
+# fetch_tempo: the source tree of the tag. A directory is built where it is (the build writes
+# nothing into it); an archive is extracted, and the tag cloned, into $tempo_src. Prints the
+# tree's folder and commit last, for the build. Explicit error checks: it runs in an `if`, where
+# set -e does not apply.
+fetch_tempo() {
+  if [ -n "$tempo_source" ] && [ -d "$tempo_source" ]; then
+    tree=$(cd "$tempo_source" && pwd)
+    revision=$(git -C "$tree" rev-parse HEAD 2>/dev/null || echo unknown)
+  else
+    rm -rf "$tempo_src" && mkdir -p "$tempo_src" || return 1
+    tree=$tempo_src
+    if [ -n "$tempo_source" ]; then
+      if [ -n "${TEMPO_SRC_SHA256:-}" ]; then
+        echo "checking the sha256 of $tempo_source"
+        echo "$TEMPO_SRC_SHA256  $tempo_source" | sha256sum -c - || { echo "$tempo_source is not the archive TEMPO_SRC_SHA256 names"; return 1; }
+      fi
+      # git archive --prefix=tempo-X/ puts everything under that folder: its name is the version.
+      first=$(xz -dc "$tempo_source" | tar -t 2>/dev/null | head -n 1) || true
+      [ "${first%%/*}" = "tempo-$TEMPO_VERSION" ] || { echo "$tempo_source holds ${first%%/*}/, not tempo-$TEMPO_VERSION/"; return 1; }
+      echo "extracting $tempo_source"
+      xz -dc "$tempo_source" | tar -x -C "$tempo_src" --strip-components=1 || return 1
+      # git archive records the commit in the tar's header.
+      revision=$(xz -dc "$tempo_source" | git get-tar-commit-id 2>/dev/null || echo unknown)
+    else
+      echo "cloning $tempo_repo at v$TEMPO_VERSION"
+      GIT_TERMINAL_PROMPT=0 git clone --quiet --depth 1 --branch "v$TEMPO_VERSION" "$tempo_repo" "$tempo_src" || return 1
+      revision=$(git -C "$tempo_src" rev-parse HEAD) || return 1
+    fi
+  fi
+  [ -f "$tree/cmd/tempo/main.go" ] && [ -d "$tree/vendor" ] || { echo "no cmd/tempo or vendor/ in $tree"; return 1; }
+  echo "tree: $tree"
+  echo "revision: $revision"
+}
+
 build_tempo() {
   rm -rf "$tempo_dir.partial"
   mkdir -p "$tempo_dir.partial"
-  (cd "$tempo_src" && GOWORK=off go build -o "$tempo_dir.partial/tempo" ./cmd/tempo)
+  (cd "$tempo_tree" && CGO_ENABLED=0 GOWORK=off go build -mod=vendor \
+    -ldflags "-X main.Version=$TEMPO_VERSION -X main.Revision=$(printf '%.7s' "$tempo_revision") -X main.Branch=HEAD" \
+    -o "$tempo_dir.partial/tempo" ./cmd/tempo)
+  "$tempo_dir.partial/tempo" -version
+  tempo_reports_version "$tempo_dir.partial/tempo" || { echo "the built tempo does not report version $TEMPO_VERSION"; return 1; }
   rm -rf "$tempo_dir" && mv "$tempo_dir.partial" "$tempo_dir"
   rm -rf "$tempo_src"
 }
@@ -319,33 +361,40 @@ fi
 if [ -z "$k6_cached" ] && finish_job k6; then k6_cached=1; fi
 [ -z "$k6_cached" ] || link k6 "../k6/$K6_VERSION/k6"
 
-# Tempo last, and never fatal: the stack runs without it in the native mode (tests that need
-# Tempo check for it), and Docker compose uses the official image anyway.
+# Tempo: TEMPO_BIN, else the cached build, else a build from TEMPO_SRC (or the archive beside the
+# project), else from a clone of the tag. Where a binary or source was given, any failure fails
+# this script; with neither, and no network, the stack runs without Tempo and one line says why.
+# bin/tempo.unavailable holds the reason when Tempo could not be had without anyone's fault; the
+# tests that need Tempo skip with it. Without that note a missing Tempo fails them.
+rm -f "$bin_dir/tempo" "$bin_dir/tempo.unavailable" # never a link to another version or an earlier TEMPO_BIN
 if [ -n "${TEMPO_BIN:-}" ]; then
   [ -x "$TEMPO_BIN" ] && [ ! -d "$TEMPO_BIN" ] || fail "TEMPO_BIN=$TEMPO_BIN is not an executable file"
-  say "tempo: using TEMPO_BIN=$TEMPO_BIN"
+  tempo_reports_version "$TEMPO_BIN" ||
+    fail "TEMPO_BIN=$TEMPO_BIN reports '$("$TEMPO_BIN" -version 2>&1 | head -n 1)', not version $TEMPO_VERSION (the version pinned in .env)"
+  say "tempo $TEMPO_VERSION: using TEMPO_BIN=$TEMPO_BIN"
   link tempo "$(cd "$(dirname "$TEMPO_BIN")" && pwd)/$(basename "$TEMPO_BIN")"
-elif [ -x "$tempo_dir/tempo" ]; then
+elif [ -x "$tempo_dir/tempo" ] && tempo_reports_version "$tempo_dir/tempo"; then
   say "tempo $TEMPO_VERSION: cached"
   link tempo "../tempo/$TEMPO_VERSION/tempo"
 else
-  # No link to a Tempo of another version or an earlier TEMPO_BIN.
-  rm -f "$bin_dir/tempo"
-  tempo_mod=github.com/grafana/tempo@$TEMPO_MODULE_VERSION
-  how="to use one, set TEMPO_BIN=/path/to/tempo (e.g. from the Tempo $TEMPO_VERSION release archive) and run 'npm run tools' again"
-  if ! command -v go >/dev/null 2>&1; then
-    say "tempo $TEMPO_VERSION: native Tempo is unavailable (no Go toolchain to try building $tempo_mod); $how"
-  elif need_go >/dev/null && fetch_tempo >"$log_dir/tempo.log" 2>&1; then
-    start_job tempo "tempo $TEMPO_VERSION" build_tempo
-    if finish_job tempo optional; then
-      link tempo "../tempo/$TEMPO_VERSION/tempo"
-    else
-      say "tempo $TEMPO_VERSION: native Tempo is unavailable (building $tempo_mod failed, see $log_dir/tempo.log); $how"
-    fi
-  elif grep -q -e '403' -e 'not available' -e 'invalid version' "$log_dir/tempo.log"; then
-    say "tempo $TEMPO_VERSION: native Tempo is unavailable (the Go module proxy does not serve $tempo_mod, see $log_dir/tempo.log); $how"
+  tempo_source=${TEMPO_SRC:-}
+  [ -n "$tempo_source" ] || [ ! -f "$tempo_default_archive" ] || tempo_source=$tempo_default_archive
+  [ -z "$tempo_source" ] || [ -e "$tempo_source" ] || fail "TEMPO_SRC=$tempo_source does not exist"
+  need_go
+  how="set TEMPO_SRC to Tempo's source at v$TEMPO_VERSION (a directory or .tar.xz) or TEMPO_BIN to a tempo $TEMPO_VERSION binary, and run 'npm run tools' again"
+  if fetch_tempo >"$log_dir/tempo-fetch.log" 2>&1; then
+    tempo_tree=$(sed -n 's/^tree: //p' "$log_dir/tempo-fetch.log")
+    tempo_revision=$(sed -n 's/^revision: //p' "$log_dir/tempo-fetch.log")
+    start_job tempo "tempo $TEMPO_VERSION" build_tempo " from ${tempo_source:-$tempo_repo} (first run takes about 5 minutes)"
+    if finish_job tempo; then link tempo "../tempo/$TEMPO_VERSION/tempo"; fi
+  elif [ -n "$tempo_source" ]; then
+    say "tempo $TEMPO_VERSION: FAILED to read $tempo_source; last lines of $log_dir/tempo-fetch.log:" >&2
+    tail -n 5 "$log_dir/tempo-fetch.log" | sed 's/^/    /' >&2
+    failed="$failed tempo"
   else
-    say "tempo $TEMPO_VERSION: native Tempo is unavailable (could not download $tempo_mod, see $log_dir/tempo.log); $how"
+    why="tempo $TEMPO_VERSION is not available: no TEMPO_SRC or TEMPO_BIN, and no clone of $tempo_repo ($(tail -n 1 "$log_dir/tempo-fetch.log")); $how"
+    say "$why"
+    printf '%s\n' "$why" >"$bin_dir/tempo.unavailable"
   fi
 fi
 

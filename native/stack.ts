@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, toolPath } from './tools.ts';
+import { findTool, repoRoot, toolPath } from './tools.ts';
 
 const stateDir = join(repoRoot, '.stack');
 const logDir = join(stateDir, 'logs');
@@ -53,13 +53,9 @@ interface Component {
   readyUrl: string;
 }
 
-/** Is native Tempo available? The Go module proxy refuses Tempo's modules on some machines. */
+/** Is native Tempo built? (`npm run tools` says why when it is not; see native/build-tools.sh.) */
 export function tempoAvailable(): boolean {
-  return existsSync(tempoBinary());
-}
-
-function tempoBinary(): string {
-  return process.env.TEMPO_BIN ?? toolPath('tempo');
+  return findTool('tempo') !== undefined;
 }
 
 function components(extraServiceEnv: Record<string, string>): Component[] {
@@ -93,7 +89,7 @@ function components(extraServiceEnv: Record<string, string>): Component[] {
   if (tempoAvailable()) {
     list.push({
       name: 'tempo',
-      command: tempoBinary(),
+      command: toolPath('tempo'),
       args: [`-config.file=${join(repoRoot, 'tempo/tempo.yaml')}`, '-config.expand-env=true'],
       env: {
         TEMPO_HTTP_PORT: String(ports.tempoHttp),
@@ -167,7 +163,7 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
     }
   }
   if (!tempoAvailable()) {
-    log('tempo: no native binary (set TEMPO_BIN, or see `npm run tools`); traces stop at the Collector');
+    log('tempo: not built (see the tempo line of `npm run tools`: TEMPO_SRC or TEMPO_BIN); traces stop at the Collector');
   }
   for (const component of list) {
     const logFile = join(logDir, `${component.name}.log`);

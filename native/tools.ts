@@ -2,10 +2,10 @@
 // resolved exactly as native/versions.sh does, and small helpers to run them.
 //
 // native/build-tools.sh (`npm run tools`) builds them into $TOOLS_DIR/bin. A missing tool makes
-// the test that needs it fail with a message saying so, never skip silently: only Tempo, which
-// is refused by some Go module proxies, may be absent.
+// the test that needs it fail with a message saying so, never skip silently: only Tempo may be
+// absent, where no one gave its source and GitHub is out of reach (see tempoSkipReason).
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,18 @@ export function requireTool(name: ToolName): string {
 export function findTool(name: ToolName): string | undefined {
   const file = toolPath(name);
   return isExecutableFile(file) ? file : undefined;
+}
+
+/**
+ * Why the tests that need Tempo must skip, or false when Tempo is built. build-tools.sh leaves the
+ * reason in bin/tempo.unavailable only where neither TEMPO_SRC nor TEMPO_BIN was given and no clone
+ * of the tag was possible; a Tempo missing for any other reason throws, so the test fails.
+ */
+export function tempoSkipReason(): string | false {
+  if (findTool('tempo')) return false;
+  const note = path.join(toolsDir(), 'bin', 'tempo.unavailable');
+  if (existsSync(note)) return readFileSync(note, 'utf8').trim();
+  throw new Error(`tempo is not built (${toolPath('tempo')} is missing) and build-tools.sh left no reason: run \`npm run tools\` and read its tempo line.`);
 }
 
 /** The pinned versions from .env (NAME=value lines; comments and blank lines ignored). */

@@ -2,11 +2,12 @@
 // (`npm run tools`): otelcol validate, promtool check config, promtool test rules, and that the
 // Collector's builder manifest matches its configuration and the versions pinned in .env.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
+import { describeRun, findTool, pinnedVersions, repoRoot, requireTool, run, toolsDir } from '../native/tools.ts';
 
 const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
 const BUILDER_MANIFEST = 'otel-collector/builder-config.yaml';
@@ -161,6 +162,7 @@ describe('native tools', () => {
       [requireTool('prometheus'), ['--version'], versions.PROMETHEUS_VERSION!],
       [requireTool('promtool'), ['--version'], versions.PROMETHEUS_VERSION!],
       [requireTool('k6'), ['version'], versions.K6_VERSION!],
+      ...(findTool('tempo') ? [[requireTool('tempo'), ['-version'], versions.TEMPO_VERSION!] as [string, string[], string]] : []),
     ];
     for (const [file, args, version] of checks) {
       const result = await run(file, args);
@@ -181,3 +183,68 @@ describe('native tools', () => {
     assert.notEqual(garbage.code, 0, describeRun('otlp-decode < garbage', garbage));
   });
 });
+
+describe('npm run tools: where Tempo comes from', () => {
+  const tempoVersion = pinnedVersions().TEMPO_VERSION!;
+
+  /**
+   * Runs native/build-tools.sh against a scratch tool cache that borrows every built tool of the
+   * real cache but Tempo (linked, so they count as cached and nothing is rebuilt).
+   */
+  async function buildToolsWith(env: Record<string, string>) {
+    const scratch = mkdtempSync(path.join(tmpdir(), 'tools-'));
+    try {
+      for (const entry of readdirSync(toolsDir())) {
+        if (!['bin', 'build', 'logs', 'tempo'].includes(entry)) symlinkSync(path.join(toolsDir(), entry), path.join(scratch, entry));
+      }
+      const result = await run('sh', ['native/build-tools.sh'], { env: { ...process.env, TEMPO_BIN: '', TEMPO_SRC: '', ...env, TOOLS_DIR: scratch }, timeoutMs: 120_000 });
+      let tempoLink: string | undefined;
+      try {
+        tempoLink = readlinkSync(path.join(scratch, 'bin', 'tempo'));
+      } catch {
+        tempoLink = undefined;
+      }
+      return { ...result, tempoLink };
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** A stand-in tempo binary that reports `version`. */
+  function fakeTempo(version: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fake-tempo-'));
+    const file = path.join(dir, 'tempo');
+    writeFileSync(file, `#!/bin/sh\necho "tempo, version ${version} (branch: HEAD, revision: 0000000)"\n`);
+    chmodSync(file, 0o755);
+    return file;
+  }
+
+  test('TEMPO_BIN of the pinned version is linked as it is', async () => {
+    const file = fakeTempo(tempoVersion);
+    const result = await buildToolsWith({ TEMPO_BIN: file });
+    assert.equal(result.code, 0, describeRun('build-tools.sh', result));
+    assert.equal(result.tempoLink, file);
+  });
+
+  test('TEMPO_BIN of another version is refused, not linked', async () => {
+    const result = await buildToolsWith({ TEMPO_BIN: fakeTempo('2.9.0') });
+    assert.notEqual(result.code, 0, describeRun('build-tools.sh', result));
+    assert.match(result.stderr, new RegExp(`reports 'tempo, version 2\\.9\\.0.*not version ${tempoVersion.replaceAll('.', '\\.')}`));
+    assert.equal(result.tempoLink, undefined);
+  });
+
+  test('a TEMPO_SRC that is missing or not the pinned tag fails the build instead of skipping Tempo', async () => {
+    const missing = await buildToolsWith({ TEMPO_SRC: path.join(tmpdir(), 'no-such-tempo-source.tar.xz') });
+    assert.notEqual(missing.code, 0, describeRun('build-tools.sh', missing));
+    assert.match(missing.stderr, /TEMPO_SRC=.* does not exist/);
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'tempo-src-'));
+    mkdirSync(path.join(dir, 'cmd'));
+    const wrongTree = await buildToolsWith({ TEMPO_SRC: dir });
+    rmSync(dir, { recursive: true, force: true });
+    assert.notEqual(wrongTree.code, 0, describeRun('build-tools.sh', wrongTree));
+    assert.match(wrongTree.stderr, /tempo .*FAILED to read/);
+    assert.equal(wrongTree.tempoLink, undefined);
+  });
+});
+
