@@ -71,10 +71,92 @@ export async function tempoTrace(tempo: string, traceId: string): Promise<TempoS
 
 /** Sums every sample of a Prometheus text-format metric (all label sets); 0 when absent. */
 export async function scrapeSum(metricsUrl: string, metric: string): Promise<number> {
+  return (await scrape(metricsUrl)).get(metric) ?? 0;
+}
+
+/** Every metric of a Prometheus text-format page, each summed over its label sets. */
+async function scrape(metricsUrl: string): Promise<Map<string, number>> {
   const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
-  let sum = 0;
+  const sums = new Map<string, number>();
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    const match = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{.*\})? (\S+)/.exec(line);
+    if (match) sums.set(match[1]!, (sums.get(match[1]!) ?? 0) + Number(match[2]));
   }
-  return sum;
+  return sums;
+}
+
+/** Where the Collector, Tempo and Prometheus publish their own metrics. */
+export interface BackendMetricsUrls {
+  collector: string;
+  tempo?: string;
+  prometheus: string;
+}
+
+/**
+ * Counters of telemetry on its way from the services to the backends: what flowed, and what was
+ * lost where. The names are those of Collector 0.159 (its own counters carry no _total suffix),
+ * Tempo 3.0 and Prometheus 3. A loss counter that is absent counts 0 (most appear only once they
+ * count something), so the flow counters, read from the same pages under the same naming, must be
+ * above 0 for the zeros to mean anything: `assertFlowed` checks that.
+ */
+export async function telemetryCounters(urls: BackendMetricsUrls): Promise<{ flow: Record<string, number>; losses: Record<string, number> }> {
+  const collector = await scrape(urls.collector);
+  const prometheus = await scrape(`${urls.prometheus}/metrics`);
+  const tempo = urls.tempo ? await scrape(`${urls.tempo}/metrics`) : undefined;
+  const read = (page: Map<string, number> | undefined, name: string) => page?.get(name) ?? 0;
+  const flow: Record<string, number> = {
+    'Collector spans accepted': read(collector, 'otelcol_receiver_accepted_spans'),
+    'Collector metric points accepted': read(collector, 'otelcol_receiver_accepted_metric_points'),
+    'Collector metric points sent': read(collector, 'otelcol_exporter_sent_metric_points'),
+    'Prometheus exemplars appended': read(prometheus, 'prometheus_tsdb_exemplar_exemplars_appended_total'),
+  };
+  const losses: Record<string, number> = {
+    'Collector spans refused': read(collector, 'otelcol_receiver_refused_spans'),
+    'Collector spans failed': read(collector, 'otelcol_receiver_failed_spans'),
+    'Collector metric points refused': read(collector, 'otelcol_receiver_refused_metric_points'),
+    'Collector metric points failed': read(collector, 'otelcol_receiver_failed_metric_points'),
+    'Collector metric points not enqueued': read(collector, 'otelcol_exporter_enqueue_failed_metric_points'),
+    'Collector metric points not sent': read(collector, 'otelcol_exporter_send_failed_metric_points'),
+    'Prometheus exemplars out of order': read(prometheus, 'prometheus_tsdb_exemplar_out_of_order_exemplars_total'),
+  };
+  if (tempo) {
+    flow['Collector spans sent (all exporters)'] = read(collector, 'otelcol_exporter_sent_spans');
+    flow['Tempo spans accepted'] = read(tempo, 'tempo_receiver_accepted_spans');
+    losses['Collector spans not enqueued'] = read(collector, 'otelcol_exporter_enqueue_failed_spans');
+    losses['Collector spans not sent'] = read(collector, 'otelcol_exporter_send_failed_spans');
+    losses['Tempo spans refused'] = read(tempo, 'tempo_receiver_refused_spans');
+    losses['Tempo spans discarded'] = read(tempo, 'tempo_discarded_spans_total');
+  }
+  return { flow, losses };
+}
+
+/** Throws unless every flow counter is above 0 (otherwise a zero loss proves nothing). */
+export function assertFlowed(flow: Record<string, number>): void {
+  const dry = Object.entries(flow).filter(([, n]) => !(n > 0));
+  if (dry.length > 0) throw new Error(`no telemetry counted by ${dry.map(([name]) => name).join(', ')}: the counter names may have changed`);
+}
+
+/** One trace of a Tempo search answer. */
+export interface TempoSearchHit {
+  traceId: string;
+  rootServiceName: string;
+  rootTraceName: string;
+  durationMs: number;
+}
+
+/**
+ * GET /api/search with a TraceQL query over [start, end] (Unix seconds): the traces that match, at
+ * most `limit`. Tempo leaves leading zeros out of the trace ids it lists; they are put back here.
+ */
+export async function tempoSearch(tempo: string, traceql: string, start: number, end: number, limit = 1000): Promise<TempoSearchHit[]> {
+  const params = new URLSearchParams({ q: traceql, start: String(Math.floor(start)), end: String(Math.ceil(end)), limit: String(limit) });
+  const response = await fetch(`${tempo}/api/search?${params}`, { signal: AbortSignal.timeout(30_000) });
+  if (!response.ok) throw new Error(`Tempo /api/search ${traceql}: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { traces?: Array<{ traceID: string; rootServiceName?: string; rootTraceName?: string; durationMs?: number }> };
+  return (body.traces ?? []).map((hit) => ({
+    traceId: hit.traceID.padStart(32, '0'),
+    rootServiceName: hit.rootServiceName ?? '',
+    rootTraceName: hit.rootTraceName ?? '',
+    durationMs: hit.durationMs ?? 0,
+  }));
 }

@@ -1,16 +1,17 @@
 // End to end, on the real binaries: the native stack (Prometheus, Tempo, the Collector and the three
-// services, all on the repository's config files), k6 traffic with the slow path raised, then
-// assertions on what Prometheus and Tempo themselves return. Prints the figures the issue asks for.
+// services, all on the repository's config files), k6 traffic with the slow path raised and a few
+// error-path orders, then assertions on what Prometheus and Tempo themselves return (including the
+// TraceQL of the workshop and of the dashboards). Prints its figures.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stackDown, stackUp, tempoAvailable, urls } from '../native/stack.ts';
-import { repoRoot } from '../native/tools.ts';
-import { dashboardPromQueries, provisionedExemplarLabels } from './support/dashboards.ts';
+import { stackDown, stackUp, urls } from '../native/stack.ts';
+import { repoRoot, tempoSkipReason } from '../native/tools.ts';
+import { dashboardPromQueries, dashboardTraceQLQueries, provisionedExemplarLabels } from './support/dashboards.ts';
 import { eventually } from './support/eventually.ts';
-import { promExemplars, promQuery, scrapeSum, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
+import { assertFlowed, promExemplars, promQuery, telemetryCounters, tempoSearch, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
 import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { startLoad } from '../loadgen/run.ts';
 
@@ -19,15 +20,25 @@ const K6_DURATION_S = 40;
 const SLOW_PATH_RATE = 0.1; // raised from 2 % so that slow requests show up within seconds
 const SLOW_PATH_DELAY_MS = 3000;
 const HISTOGRAM = 'http_request_duration_seconds';
-const withoutTempo = tempoAvailable() ? false : 'native Tempo is not available on this machine (TEMPO_BIN, or `npm run tools` where Tempo modules can be fetched)';
+const FIRST_RESOLVABLE_EXEMPLAR_MAX_MS = 20_000;
+const withoutTempo = tempoSkipReason();
+
+/** A request whose trace id the test knows: its own, or one k6 logged. */
+interface KnownTrace {
+  traceId: string;
+  /** Sent to an order id above 9999: pricing answers 500, order 502. */
+  error: boolean;
+  /** Took the slow path (answered in more than 90 % of the slow-path delay). */
+  slow: boolean;
+}
 
 const figures: Record<string, string> = {};
 let startedAt = 0; // seconds, Prometheus time
 let healthyAt = 0; // ms
 let k6Summary: { exitCode: number; requestsPerSecond: number; requests: number } | undefined;
-const ownTraces: Array<{ traceId: string; slow: boolean }> = [];
-/** Trace ids of k6 requests that order answered with 200, from the traceparent k6 generated. */
-let k6TraceIds: string[] = [];
+const ownTraces: KnownTrace[] = [];
+/** k6's requests, from the traceparent it generated and logged (LOG_TRACE_IDS). */
+let k6Traces: KnownTrace[] = [];
 let firstResolvableExemplarMs: number | undefined;
 let firstExemplarMs: number | undefined;
 
@@ -47,24 +58,33 @@ async function runK6(): Promise<void> {
   let stderr = '';
   load.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exitCode = await load.exited;
-  k6TraceIds = [...stderr.matchAll(/trace_id=([0-9a-f]{32}) order=\d+ flow=valid status=200/g)].map((match) => match[1]!);
+  k6Traces = [...stderr.matchAll(/trace_id=([0-9a-f]{32}) order=\d+ flow=(valid|error_path) status=(\d+) ms=(\d+)/g)].map((match) => ({
+    traceId: match[1]!,
+    error: match[2] === 'error_path',
+    slow: Number(match[4]) > SLOW_PATH_DELAY_MS * 0.9,
+  }));
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
   k6Summary = { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count };
   // 99 means a threshold failed: the slow path is raised far above its usual 2 % here on purpose.
   assert.ok(exitCode === 0 || exitCode === 99, `k6 failed with exit code ${exitCode}:\n${stderr.slice(-2000)}`);
-  assert.ok(k6TraceIds.length > 100, `k6 logged only ${k6TraceIds.length} trace ids`);
+  assert.ok(k6Traces.length > 100, `k6 logged only ${k6Traces.length} trace ids`);
 }
 
-/** The test's own requests, with trace ids it chose, so it knows which traces to look up in Tempo. */
+/**
+ * The test's own requests, with trace ids it chose, so it knows which traces to look up in Tempo:
+ * valid orders until three took the slow path, and five orders for items pricing does not know.
+ */
 async function sendOwnTracedRequests(): Promise<void> {
-  for (let i = 0; i < 200 && ownTraces.filter((t) => t.slow).length < 3; i++) {
+  const send = async (orderId: number, expectedStatus: number) => {
     const { traceId, header } = newTraceparent();
     const started = performance.now();
-    const response = await fetch(`${urls.order}/orders/${100 + i}`, { headers: { traceparent: header, 'x-user-id': 'e2e' } });
-    assert.equal(response.status, 200);
+    const response = await fetch(`${urls.order}/orders/${orderId}`, { headers: { traceparent: header, 'x-user-id': 'e2e' } });
+    assert.equal(response.status, expectedStatus);
     await response.arrayBuffer();
-    ownTraces.push({ traceId, slow: performance.now() - started > SLOW_PATH_DELAY_MS * 0.9 });
-  }
+    ownTraces.push({ traceId, error: expectedStatus !== 200, slow: performance.now() - started > SLOW_PATH_DELAY_MS * 0.9 });
+  };
+  for (let i = 0; i < 5; i++) await send(10_000 + i, 502);
+  for (let i = 0; i < 200 && ownTraces.filter((t) => t.slow).length < 3; i++) await send(100 + i, 200);
 }
 
 /** Watches for the first exemplar in Prometheus, and the first one whose trace Tempo returns. */
@@ -108,15 +128,6 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
     figures['k6 requests per second'] = k6Summary ? `${k6Summary.requestsPerSecond.toFixed(1)} (${k6Summary.requests} requests, exit ${k6Summary.exitCode})` : 'n/a';
     figures['first exemplar in Prometheus after healthy'] = firstExemplarMs === undefined ? 'never' : `${(firstExemplarMs / 1000).toFixed(1)} s`;
     figures['first resolvable exemplar after healthy'] = withoutTempo ? 'n/a (no Tempo)' : firstResolvableExemplarMs === undefined ? 'never' : `${(firstResolvableExemplarMs / 1000).toFixed(1)} s`;
-    try {
-      const refused = await scrapeSum(urls.collectorMetrics, 'otelcol_receiver_refused_spans_total');
-      const failed = await scrapeSum(urls.collectorMetrics, 'otelcol_exporter_send_failed_spans_total');
-      const failedPoints = await scrapeSum(urls.collectorMetrics, 'otelcol_exporter_send_failed_metric_points_total');
-      figures['Collector spans refused / failed to send'] = `${refused} / ${failed}${withoutTempo ? ' (no Tempo to send to)' : ''}`;
-      figures['Collector metric points failed to send'] = String(failedPoints);
-    } catch (error) {
-      figures['Collector metrics'] = `unavailable: ${String(error)}`;
-    }
     await stackDown({ log: () => undefined });
     console.log('\nend-to-end figures:');
     for (const [name, value] of Object.entries(figures)) console.log(`  ${name.padEnd(44)} ${value}`);
@@ -177,8 +188,8 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
   });
 
   test('Tempo returns the traces the test and k6 started, across all three services with parent links', { skip: withoutTempo }, async () => {
-    const k6Traces = k6TraceIds.slice(0, 3).map((traceId) => ({ traceId, slow: false }));
-    for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.slice(0, 3), k6Traces)) {
+    const someOfK6 = k6Traces.filter((t) => !t.error).slice(0, 3);
+    for (const { traceId, slow } of ownTraces.filter((t) => t.slow).concat(ownTraces.filter((t) => !t.error).slice(0, 3), someOfK6)) {
       const spans = await eventually<TempoSpan[]>(
         async () => {
           const found = await tempoTrace(urls.tempo, traceId);
@@ -197,6 +208,76 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
       }
       if (slow) assert.ok(spans.filter((span) => span.name === 'query-stock-db').length >= 31, `slow trace ${traceId} lacks the N+1`);
     }
+  });
+
+  test(`the first exemplar resolves in Tempo within ${FIRST_RESOLVABLE_EXEMPLAR_MAX_MS / 1000} s of the stack being healthy`, { skip: withoutTempo }, () => {
+    assert.ok(firstResolvableExemplarMs !== undefined, 'no exemplar resolved in Tempo while the traffic ran');
+    assert.ok(firstResolvableExemplarMs <= FIRST_RESOLVABLE_EXEMPLAR_MAX_MS, `the first resolvable exemplar came ${firstResolvableExemplarMs} ms after healthy`);
+  });
+
+  test('no telemetry is lost on the way: nothing refused, failed or discarded in the Collector, Tempo or Prometheus', async () => {
+    const { flow, losses } = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: withoutTempo ? undefined : urls.tempo });
+    figures['telemetry flow'] = Object.entries(flow).map(([name, n]) => `${name} ${n}`).join(', ');
+    figures['telemetry lost'] = String(Object.values(losses).reduce((a, b) => a + b, 0));
+    assertFlowed(flow);
+    assert.deepEqual(Object.entries(losses).filter(([, n]) => n > 0), [], 'telemetry lost');
+  });
+
+  describe('TraceQL against Tempo', { skip: withoutTempo }, () => {
+    const search = (traceql: string) => tempoSearch(urls.tempo, traceql, startedAt - 60, Date.now() / 1000 + 60);
+    const known = () => [...ownTraces, ...k6Traces];
+
+    test('{ span.http.response.status_code = 500 } finds exactly the error-path orders of the test and k6', async () => {
+      const query = '{ span.http.response.status_code = 500 }';
+      const expected = new Set(known().filter((t) => t.error).map((t) => t.traceId));
+      assert.ok(expected.size >= 5, `only ${expected.size} error-path orders were sent`);
+      const found = await eventually(async () => {
+        const ids = new Set((await search(query)).map((hit) => hit.traceId));
+        return [...expected].every((id) => ids.has(id)) ? ids : undefined;
+      }, `every error-path trace found by ${query}`, 30_000, 1000);
+      figures[`TraceQL ${query}`] = `${found.size} traces (${expected.size} error-path orders sent)`;
+      assert.deepEqual([...found].sort(), [...expected].sort());
+    });
+
+    test('{ name = "query-stock-db" } | count() > 10 finds the slow-path traces and no normal ones', async () => {
+      const query = '{ name = "query-stock-db" } | count() > 10';
+      const slow = known().filter((t) => t.slow && !t.error).map((t) => t.traceId);
+      const normal = known().filter((t) => !t.slow && !t.error).map((t) => t.traceId);
+      assert.ok(slow.length >= 3, `only ${slow.length} slow-path orders`);
+      const found = await eventually(async () => {
+        const ids = new Set((await search(query)).map((hit) => hit.traceId));
+        return slow.every((id) => ids.has(id)) ? ids : undefined;
+      }, `every slow trace found by ${query}`, 30_000, 1000);
+      figures[`TraceQL ${query}`] = `${found.size} traces (${slow.length} slow orders known, ${normal.length} normal ones)`;
+      assert.deepEqual(normal.filter((id) => found.has(id)), [], 'normal orders matched');
+    });
+
+    test('every TraceQL query of the Grafana dashboards returns traces from this Tempo', async () => {
+      const queries = dashboardTraceQLQueries();
+      assert.ok(queries.length > 0);
+      for (const { panel, query } of queries) {
+        const hits = await eventually(async () => {
+          const found = await search(query);
+          return found.length > 0 ? found : undefined;
+        }, `traces for ${panel}: ${query}`, 30_000, 1000);
+        figures[`TraceQL ${query} (dashboard)`] = `${hits.length} traces`;
+      }
+    });
+
+    test("Tempo's span metrics reach Prometheus with traceID exemplars that resolve in Tempo", async () => {
+      const traceIds = await eventually(async () => {
+        const series = await promExemplars(urls.prometheus, 'traces_spanmetrics_latency_bucket', startedAt, Date.now() / 1000);
+        const ids = new Set(series.flatMap((s) => s.exemplars.map((e) => e.labels.traceID ?? '')).filter(Boolean));
+        return ids.size > 0 ? [...ids] : undefined;
+      }, 'traceID exemplars on traces_spanmetrics_latency_bucket', 60_000, 1000);
+      const unresolved: string[] = [];
+      for (const traceId of traceIds) {
+        const spans = await eventually(() => tempoTrace(urls.tempo, traceId), `trace ${traceId}`, 30_000, 1000).catch(() => undefined);
+        if (!spans) unresolved.push(traceId);
+      }
+      figures['span-metrics exemplars resolvable'] = `${traceIds.length - unresolved.length} of ${traceIds.length}`;
+      assert.deepEqual(unresolved, [], 'span-metrics exemplars whose trace Tempo does not return');
+    });
   });
 
   test("Tempo's service graph shows order → inventory and order → pricing", { skip: withoutTempo }, async () => {

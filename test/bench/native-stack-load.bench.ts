@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
 import { repoRoot } from '../../native/tools.ts';
-import { scrapeSum } from '../../native/stack-apis.ts';
+import { telemetryCounters } from '../../native/stack-apis.ts';
 import { startLoad } from '../../loadgen/run.ts';
 
 const rates = (process.env.BENCH_RATES ?? '100,200,300,500,700,850,1000').split(',').map(Number);
@@ -17,18 +17,9 @@ const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);
 const outDir = join(repoRoot, '.stack', 'bench');
 
 /** Counters whose increase during a step means telemetry was lost. */
-const LOSS_COUNTERS = [
-  [urls.collectorMetrics, 'otelcol_receiver_refused_spans_total'],
-  [urls.collectorMetrics, 'otelcol_receiver_refused_metric_points_total'],
-  [urls.collectorMetrics, 'otelcol_exporter_send_failed_spans_total'],
-  [urls.collectorMetrics, 'otelcol_exporter_enqueue_failed_spans_total'],
-  [urls.collectorMetrics, 'otelcol_exporter_send_failed_metric_points_total'],
-  [`${urls.prometheus}/metrics`, 'prometheus_tsdb_exemplar_out_of_order_exemplars_total'],
-] as const;
-
 async function lossCounters(): Promise<Record<string, number>> {
-  const entries = await Promise.all(LOSS_COUNTERS.map(async ([url, name]) => [name, await scrapeSum(url, name)] as const));
-  return Object.fromEntries(entries);
+  const backends = { collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: tempoAvailable() ? urls.tempo : undefined };
+  return (await telemetryCounters(backends)).losses;
 }
 
 /** VmRSS of each process the stack started (pid files in .stack/pids), in MiB. */
@@ -91,7 +82,7 @@ try {
     const after = await lossCounters();
     const lost = Object.entries(after)
       .map(([name, value]) => [name, value - (before[name] ?? 0)] as const)
-      .filter(([name, delta]) => delta > 0 && !(name.includes('send_failed_spans') && !tempoAvailable()));
+      .filter(([, delta]) => delta > 0);
     const sustained = step.achieved >= rate * 0.95 && step.droppedIterations === 0 && lost.length === 0;
     console.log(
       `${String(rate).padStart(6)}  ${step.achieved.toFixed(1).padStart(8)}  ${(step.failedShare * 100).toFixed(2).padStart(5)}%  ${String(step.droppedIterations).padStart(10)}  ${(lost.map(([n, d]) => `${n}+${d}`).join(' ') || 'none').padEnd(40)}${total(step.peakRss).toFixed(0).padStart(6)} MiB`,

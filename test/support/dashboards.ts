@@ -276,3 +276,25 @@ export function provisionedExemplarLabels(): string[] {
   }
   return [...labels].sort();
 }
+
+/** A TraceQL query of a dashboard panel (Tempo data source, query type traceql). */
+export interface DashboardTraceQL {
+  dashboard: string;
+  panel: string;
+  refId: string;
+  query: string;
+}
+
+/** Every TraceQL query of the dashboards: what the live-stack tests run against Tempo's search. */
+export function dashboardTraceQLQueries(dir: string = dashboardsDir): DashboardTraceQL[] {
+  const out: DashboardTraceQL[] = [];
+  for (const { dashboard } of loadDashboards(dir)) {
+    for (const panel of allPanels(dashboard)) {
+      for (const target of panel.targets ?? []) {
+        if (target.queryType !== 'traceql' || typeof target.query !== 'string' || target.query.trim() === '') continue;
+        out.push({ dashboard: dashboard.uid, panel: panel.title ?? '', refId: target.refId ?? '', query: target.query });
+      }
+    }
+  }
+  return out;
+}
