@@ -233,7 +233,7 @@ async function checkTempo(config: DemoConfig): Promise<HealthResult> {
   const result = await probe(url);
   const missingNatively = config.native && !tempoAvailable();
   const hint = missingNatively
-    ? 'native Tempo is not available on this machine (set TEMPO_BIN, or run the compose stack); --allow-missing-tempo rehearses the rest'
+    ? 'native Tempo is not built (set TEMPO_SRC or TEMPO_BIN and run npm run tools, see the README); --allow-missing-tempo rehearses the rest'
     : `${hintFor(config, 'tempo')} (Tempo needs ~15 s after start before /ready answers 200)`;
   return { name: 'tempo', url, required: !config.allowMissingTempo, healthy: result.healthy, detail: result.detail, hint };
 }
