@@ -2,13 +2,14 @@
 # Builds the native tools from source with Go, at the versions pinned in .env:
 #
 #   otelcol        the Collector, from otel-collector/builder-config.yaml (OpenTelemetry Collector Builder)
-#   prometheus     Prometheus and promtool
+#   prometheus     Prometheus (with its web UI, as released) and promtool
 #   k6             the load generator
 #   otlp-decode    native/otlp-decode, the independent OTLP decoder of the exemplar tests
 #   compose-check  native/compose-check, docker-compose.yml loaded by Docker Compose's own parser
 #   tempo          from Tempo's own source tree at the pinned tag (the Go module proxy refuses Tempo)
 #
 #   npm run tools          (also run at the start of npm test)
+#   sh native/build-tools.sh tempo      Tempo only
 #
 # Binaries land in $TOOLS_DIR/bin (default ~/.cache/spike-to-trace/bin, see native/versions.sh),
 # as links to a directory per version, so a version bump in .env rebuilds and an unchanged
@@ -57,6 +58,10 @@ need_go() {
   GOFLAGS=$(go env GOFLAGS)
   case " $GOFLAGS " in *" -trimpath "*) ;; *) GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath" ;; esac
   export GOFLAGS
+  # Static binaries, as every one of these tools is released: the stand-in images of the compose
+  # test (native/standins/) put the same binaries into scratch and busybox images.
+  CGO_ENABLED=0
+  export CGO_ENABLED
   go_checked=1
 }
 
@@ -148,18 +153,21 @@ build_otelcol() {
   rm -rf "$otelcol_dir" && mv "$otelcol_dir.partial" "$otelcol_dir"
 }
 
-# b. Prometheus and promtool. Its go.mod has replace and exclude directives, which
-# `go install pkg@version` refuses, so the module is downloaded and built in a writable copy.
-# Prometheus 3.x is published as the Go module version v0.<major><minor 2 digits>.<patch>
-# (3.14.0 is v0.314.0). Without the builtinassets tag the web UI is not embedded; the API, which
-# Grafana and the tests use, works.
+# b. Prometheus and promtool, with the web UI embedded as in a release. Its go.mod has replace and
+# exclude directives, which `go install pkg@version` refuses, so the module is downloaded and built in
+# a writable copy. Prometheus 3.x is published as the Go module version
+# v0.<major><minor 2 digits>.<patch> (3.14.0 is v0.314.0). The module holds the UI's sources
+# (web/ui, a pnpm workspace); they are built with Node 24 and pnpm from the npm registry, compressed
+# by the module's own script and embedded with the builtinassets tag, as `make build` does.
+PROMETHEUS_UI_PNPM_VERSION=10.34.9
 prom_module_version() {
   IFS=. read -r major minor patch <<EOF
 $PROMETHEUS_VERSION
 EOF
   printf 'v0.%d%02d.%d' "$major" "$minor" "$patch"
 }
-prom_dir=$TOOLS_DIR/prometheus/$PROMETHEUS_VERSION
+# The folder names the build recipe as well as the version, so a change of recipe rebuilds.
+prom_dir=$TOOLS_DIR/prometheus/$PROMETHEUS_VERSION-static-ui
 prom_src=$work_dir/prometheus-$PROMETHEUS_VERSION
 
 # module_dir MODULE@VERSION: download a module into Go's module cache and print its directory.
@@ -190,14 +198,23 @@ fetch_prometheus() {
   fetch_source "github.com/prometheus/prometheus@$(prom_module_version)" "$prom_src" ./cmd/prometheus ./cmd/promtool
 }
 
+build_prometheus_ui() {
+  echo "building the web UI with pnpm $PROMETHEUS_UI_PNPM_VERSION"
+  sh "$root/native/with-node.sh" sh -c "cd '$prom_src/web/ui' &&
+    npx --yes pnpm@$PROMETHEUS_UI_PNPM_VERSION install --frozen-lockfile &&
+    CI= npx --yes pnpm@$PROMETHEUS_UI_PNPM_VERSION run build:mantine-ui"
+  (cd "$prom_src" && bash scripts/compress_assets.sh)
+}
+
 build_prometheus() {
   [ -f "$prom_src/go.mod" ] || fetch_prometheus
+  build_prometheus_ui
   rm -rf "$prom_dir.partial"
   mkdir -p "$prom_dir.partial"
   # The version variables that the release build (.promu.yml) sets, for `prometheus --version`
   # and the build_info metric.
   v=github.com/prometheus/common/version
-  (cd "$prom_src" && GOWORK=off go build \
+  (cd "$prom_src" && GOWORK=off go build -tags builtinassets \
     -ldflags "-X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=v$PROMETHEUS_VERSION -X $v.BuildUser=build-tools.sh" \
     -o "$prom_dir.partial/" ./cmd/prometheus ./cmd/promtool)
   "$prom_dir.partial/prometheus" --version
@@ -208,7 +225,7 @@ build_prometheus() {
 # c. k6. `go install go.k6.io/k6/v2@version` would work in principle (no replace directives), but
 # it also asks for the module's latest version to report deprecations, which fails where only the
 # module proxy is reachable; so k6 is built like Prometheus, from a copy of the released module.
-k6_dir=$TOOLS_DIR/k6/$K6_VERSION
+k6_dir=$TOOLS_DIR/k6/$K6_VERSION-static
 k6_src=$work_dir/k6-$K6_VERSION
 fetch_k6() { fetch_source "go.k6.io/k6/v2@v$K6_VERSION" "$k6_src" .; }
 build_k6() {
@@ -299,6 +316,9 @@ compose_dir=$(local_tool_dir compose-check)
 build_compose_check() { build_local_tool compose-check "$compose_dir"; }
 
 # ---------------------------------------------------------------------------------------------
+case "${1:-all}" in all | tempo) ;; *) fail "usage: build-tools.sh [tempo]" ;; esac
+if [ "${1:-all}" = all ]; then
+
 # The Collector first: it is what the rest of the stack and other work waits for.
 if [ -x "$otelcol_dir/otelcol" ]; then
   say "otelcol $OTELCOL_VERSION: cached"
@@ -354,12 +374,14 @@ if [ -z "$compose_cached" ] && finish_job compose_check; then compose_cached=1; 
 
 if [ -z "$prom_cached" ] && finish_job prometheus; then prom_cached=1; fi
 if [ -n "$prom_cached" ]; then
-  link prometheus "../prometheus/$PROMETHEUS_VERSION/prometheus"
-  link promtool "../prometheus/$PROMETHEUS_VERSION/promtool"
+  link prometheus "../prometheus/${prom_dir##*/}/prometheus"
+  link promtool "../prometheus/${prom_dir##*/}/promtool"
 fi
 
 if [ -z "$k6_cached" ] && finish_job k6; then k6_cached=1; fi
-[ -z "$k6_cached" ] || link k6 "../k6/$K6_VERSION/k6"
+[ -z "$k6_cached" ] || link k6 "../k6/${k6_dir##*/}/k6"
+
+fi # all
 
 # Tempo: TEMPO_BIN, else the cached build, else a build from TEMPO_SRC (or the archive beside the
 # project), else from a clone of the tag. Where a binary or source was given, any failure fails
