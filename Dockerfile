@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image recipe for the three services, one build target each:
 #
 #   docker build --target order     -t spike-to-trace/order .
@@ -13,14 +11,20 @@
 #   node --import @spike-to-trace/shared/instrument.ts services/<service>/src/main.ts
 #
 # NODE_VERSION defaults to the pin in .env; compose passes the .env value as a build argument, so
-# changing the pin there changes both the native Node and the image.
+# changing the pin there changes both the native Node and the image. NODE_IMAGE is the base image:
+# the official Node image of that version, unless the compose test swaps in its local stand-in
+# (native/standins/) on a machine without registry access.
+#
+# No `# syntax=` line: it would make every build pull a Dockerfile frontend image from Docker Hub,
+# and nothing here needs more than the builder's own.
 
 ARG NODE_VERSION=24.21.0
+ARG NODE_IMAGE=node:${NODE_VERSION}-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------------
 # deps: production dependencies only. The manifests are copied before any source so that this layer
 # (the slow npm ci) is reused for as long as package.json / package-lock.json do not change.
-FROM node:${NODE_VERSION}-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -37,7 +41,7 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
 # base: what every service needs: the installed tree and the shared workspace (telemetry, HTTP
 # helpers). Files stay owned by root and read-only for the runtime user: the services never write
 # to their own code.
-FROM node:${NODE_VERSION}-bookworm-slim AS base
+FROM ${NODE_IMAGE} AS base
 WORKDIR /app
 # OTEL_EXPORTER_OTLP_ENDPOINT: where the Collector listens inside the compose network (compose sets
 # it as well; a plain `docker run` can override it).

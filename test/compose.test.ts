@@ -3,9 +3,10 @@
 // (the .env of the repository for interpolation, schema validation, normalization, paths resolved,
 // consistency check), and these tests assert on the resolved project it prints, not on the YAML
 // text: image tags after interpolation, build targets and args, port bindings, health checks and
-// the startup graph, bind mounts, memory limits.
+// the startup graph, bind mounts, memory limits. The Dockerfile the services build from is checked
+// here too. test/compose-stack.test.ts runs the whole file on a real engine.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
@@ -13,6 +14,8 @@ import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../nati
 /** The parts of compose-go's project JSON (types.Project) that these tests read. */
 interface Service {
   image?: string;
+  command?: string[] | null;
+  environment?: Record<string, string | null>;
   build?: { context: string; dockerfile?: string; target?: string; args?: Record<string, string | null> };
   restart?: string;
   healthcheck?: { test?: string[] | null; disable?: boolean };
@@ -27,11 +30,11 @@ interface Project {
   services: Record<string, Service>;
 }
 
-const SERVICES = ['grafana', 'inventory', 'k6', 'order', 'otel-collector', 'otel-collector-ready', 'pricing', 'prometheus', 'tempo', 'tempo-init'];
+const SERVICES = ['grafana', 'inventory', 'k6', 'order', 'otel-collector', 'pricing', 'prometheus', 'tempo'];
 const BUILT_SERVICES = ['inventory', 'order', 'pricing'];
-// The only long-running service without a healthcheck: the Collector's contrib image is
-// distroless, nothing inside it can probe its health_check extension; otel-collector-ready probes
-// it from outside, and the services wait for that sidecar (see the comments in docker-compose.yml).
+// The only service without a healthcheck: the Collector's contrib image is distroless and its
+// binary has no health subcommand, so nothing inside it can probe it; the services wait for it to
+// have started, and their exporters retry (see the comments in docker-compose.yml).
 const WITHOUT_HEALTHCHECK = ['otel-collector'];
 
 let project: Project;
@@ -65,15 +68,12 @@ describe('docker-compose.yml, resolved by compose-go', () => {
     const env = pinnedVersions();
     const names = ['OTELCOL_VERSION', 'TEMPO_VERSION', 'PROMETHEUS_VERSION', 'GRAFANA_VERSION', 'K6_VERSION', 'NODE_VERSION'];
     for (const name of names) assert.match(env[name] ?? '', /^\d+\.\d+\.\d+$/, `${name} in .env`);
-    const node = `node:${env.NODE_VERSION}-bookworm-slim`;
     const expected: Record<string, string> = {
       grafana: `grafana/grafana:${env.GRAFANA_VERSION}`,
       k6: `grafana/k6:${env.K6_VERSION}`,
       'otel-collector': `otel/opentelemetry-collector-contrib:${env.OTELCOL_VERSION}`,
-      'otel-collector-ready': node,
       prometheus: `prom/prometheus:v${env.PROMETHEUS_VERSION}`,
       tempo: `grafana/tempo:${env.TEMPO_VERSION}`,
-      'tempo-init': node,
     };
     const images: Record<string, string> = {};
     for (const [name, service] of services()) if (service.image !== undefined) images[name] = service.image;
@@ -104,14 +104,9 @@ describe('docker-compose.yml, resolved by compose-go', () => {
     );
   });
 
-  test(`every long-running service has a healthcheck, except ${WITHOUT_HEALTHCHECK.join(', ')}`, () => {
-    const longRunning = services().filter(([, service]) => service.restart !== 'no');
-    assert.deepEqual(services().filter(([, service]) => service.restart === 'no').map(([name]) => name), ['tempo-init'], 'one-shots');
-    assert.deepEqual(longRunning.filter(([, service]) => !hasHealthcheck(service)).map(([name]) => name), WITHOUT_HEALTHCHECK);
-    // The Collector's stand-in: the sidecar that probes its health_check extension.
-    const sidecar = project.services['otel-collector-ready'];
-    assert.ok(hasHealthcheck(sidecar), 'otel-collector-ready has no healthcheck');
-    assert.match(sidecar!.healthcheck!.test!.join(' '), /http:\/\/otel-collector:13133\//);
+  test(`every service has a restart policy and a healthcheck, except ${WITHOUT_HEALTHCHECK.join(', ')} (no healthcheck)`, () => {
+    assert.deepEqual(services().filter(([, service]) => service.restart !== 'unless-stopped').map(([name]) => name), [], 'restart: unless-stopped');
+    assert.deepEqual(services().filter(([, service]) => !hasHealthcheck(service)).map(([name]) => name), WITHOUT_HEALTHCHECK);
   });
 
   test('every depends_on condition service_healthy waits for a service that has a healthcheck', () => {
@@ -126,6 +121,32 @@ describe('docker-compose.yml, resolved by compose-go', () => {
       [],
       'service_healthy on a service without a healthcheck (compose would wait forever)',
     );
+    // The order the demo needs: backends, Collector, pricing and inventory, order, then k6.
+    const waitsFor = (a: string, b: string) => project.services[a]?.depends_on?.[b]?.condition;
+    for (const service of BUILT_SERVICES) assert.equal(waitsFor(service, 'otel-collector'), 'service_started', `${service} -> otel-collector`);
+    assert.equal(waitsFor('order', 'inventory'), 'service_healthy');
+    assert.equal(waitsFor('order', 'pricing'), 'service_healthy');
+    assert.equal(waitsFor('otel-collector', 'tempo'), 'service_healthy');
+    assert.equal(waitsFor('otel-collector', 'prometheus'), 'service_healthy');
+    assert.equal(waitsFor('k6', 'order'), 'service_healthy');
+    assert.equal(waitsFor('grafana', 'prometheus'), 'service_healthy');
+    assert.equal(waitsFor('grafana', 'tempo'), 'service_healthy');
+  });
+
+  test('data lives in named volumes declared at the top level', () => {
+    const named = services().flatMap(([name, service]) => (service.volumes ?? []).filter((v) => v.type === 'volume').map((v) => `${name}:${v.source}:${v.target}`));
+    assert.deepEqual(named.sort(), ['grafana:grafana-data:/var/lib/grafana', 'prometheus:prometheus-data:/prometheus', 'tempo:tempo-data:/var/tempo']);
+  });
+
+  test('Prometheus keeps exemplars and accepts remote write; k6 sends the background scenario and remote writes', () => {
+    const prometheus = project.services['prometheus']!;
+    for (const flag of ['--config.file=/etc/prometheus/prometheus.yml', '--enable-feature=exemplar-storage', '--web.enable-remote-write-receiver']) {
+      assert.ok(prometheus.command?.includes(flag), `prometheus ${flag}`);
+    }
+    const k6 = project.services['k6']!;
+    assert.deepEqual(k6.command, ['run', '-o', 'experimental-prometheus-rw', '/scripts/main.js']);
+    assert.equal(k6.environment?.['SCENARIO'], 'background');
+    assert.equal(k6.environment?.['K6_PROMETHEUS_RW_SERVER_URL'], 'http://prometheus:9090/api/v1/write');
   });
 
   test('the configuration bind mounts point at files and directories of the repository', () => {
@@ -161,3 +182,47 @@ describe('docker-compose.yml, resolved by compose-go', () => {
     );
   });
 });
+
+describe('the Dockerfile the three services build from', () => {
+  const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  const stages = new Map(
+    dockerfile
+      .split(/^FROM\s+/m)
+      .slice(1)
+      .flatMap((part) => {
+        const match = /^\S+\s+AS\s+(\S+)/i.exec(part);
+        return match ? [[match[1]!, part] as const] : [];
+      }),
+  );
+
+  test('the base is the Node image of NODE_VERSION from .env, replaceable by NODE_IMAGE, with no frontend to pull', () => {
+    assert.equal(/^ARG\s+NODE_VERSION=(\S+)/m.exec(dockerfile)?.[1], pinnedVersions().NODE_VERSION, 'ARG NODE_VERSION defaults to the .env pin');
+    assert.match(dockerfile, /^ARG\s+NODE_IMAGE=node:\$\{NODE_VERSION\}-bookworm-slim$/m);
+    assert.equal(dockerfile.match(/^FROM\s+\$\{NODE_IMAGE\}\s/gm)?.length, 2, 'deps and base start from NODE_IMAGE');
+    // A syntax directive makes every build pull docker/dockerfile from Docker Hub.
+    assert.doesNotMatch(dockerfile, /^#\s*syntax=/m);
+  });
+
+  test('production dependencies in a layer of their own, sources after; the services run as user node', () => {
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.ok(dockerfile.indexOf('COPY package.json package-lock.json') < dockerfile.indexOf('RUN npm ci'));
+    assert.ok(dockerfile.indexOf('RUN npm ci') < dockerfile.indexOf('COPY services/shared ./services/shared'));
+    assert.match(dockerfile, /^USER node$/m);
+    assert.match(dockerfile, /NODE_ENV=production/);
+    assert.match(readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8'), /^\*\*\/node_modules$/m);
+  });
+
+  test('one target per service: its port, and the same start command as the native stack', () => {
+    const ports: Record<string, string> = { order: '8080', inventory: '8081', pricing: '8082' };
+    for (const [name, port] of Object.entries(ports)) {
+      const stage = stages.get(name);
+      assert.ok(stage, `Dockerfile has a ${name} target`);
+      assert.match(stage, new RegExp(`^EXPOSE ${port}$`, 'm'), `${name} exposes ${port}`);
+      assert.match(stage, new RegExp(`^CMD \\["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/${name}/src/main.ts"\\]$`, 'm'));
+      const service = project.services[name]!;
+      assert.equal(service.environment?.['PORT'], port);
+      assert.equal(service.environment?.['NODE_ENV'], 'production');
+    }
+  });
+});
+
