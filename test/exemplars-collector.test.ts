@@ -16,8 +16,9 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { StackContextManager, TracerProvider } from "@opentelemetry/sdk-trace";
 import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from "../services/shared/src/exemplars/index.ts";
-import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_BUCKETS } from "../services/shared/src/request-metrics.ts";
+import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS } from "../services/shared/src/request-metrics.ts";
 import { repoRoot, requireTool } from "../native/tools.ts";
+import { eventually } from "./support/eventually.ts";
 
 class ManualReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
@@ -32,14 +33,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, log: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}\n--- collector output ---\n${log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** eventually(), with the Collector's output in the failure message. */
+function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, log: () => string): Promise<T> {
+  return eventually(async () => probe(), what, timeoutMs, 100).catch((error: unknown) =>
+    assert.fail(`${error instanceof Error ? error.message : String(error)}\n--- collector output ---\n${log()}`),
+  );
 }
 
 interface LoggedExemplar {
@@ -142,13 +140,8 @@ describe("exemplars through the real OpenTelemetry Collector", () => {
       resource: resourceFromAttributes({ "service.name": "exemplars-collector-test" }),
     });
     const store = new ExemplarStore({ filter: "always_on" });
-    const histogram = createExemplarHistogram(
-      meterProvider.getMeter("exemplars-collector-test"),
-      HTTP_REQUEST_DURATION,
-      { unit: "s", advice: { explicitBucketBoundaries: [...HTTP_REQUEST_DURATION_BUCKETS] } },
-      store,
-    );
-    const exporter = createExemplarMetricExporter({ url: `http://127.0.0.1:${grpcPort}` }, store);
+    const histogram = createExemplarHistogram(meterProvider.getMeter("exemplars-collector-test"), HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS, store);
+    const exporter = createExemplarMetricExporter(store, { url: `http://127.0.0.1:${grpcPort}` });
 
     const inSpan = (name: string, fn: () => void): Span => {
       const span = tracer.startSpan(name);

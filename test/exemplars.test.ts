@@ -1,12 +1,12 @@
 // The exemplar stopgap (services/shared/src/exemplars/) and the request-duration middleware.
 //
 // The exported bytes are checked with an independent decoder: otlp-decode, a Go program built on
-// the official OTLP types (go.opentelemetry.io/proto/otlp), built by `npm run tools`.
+// the official OTLP types (go.opentelemetry.io/proto/otlp), built by `npm run tools`
+// (test/support/otlp-decode.ts).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { context, trace, TraceFlags, ValueType, type Attributes, type SpanContext } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, trace, TraceFlags, ValueType, type Attributes, type Context, type SpanContext } from "@opentelemetry/api";
 import { RPCType, setRPCMetadata } from "@opentelemetry/core";
 import { ProtobufMetricsSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -32,8 +32,8 @@ import {
   type ExemplarClock,
   type ExemplarFilter,
 } from "../services/shared/src/exemplars/index.ts";
-import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_BUCKETS, requestDurationMiddleware } from "../services/shared/src/request-metrics.ts";
-import { requireTool } from "../native/tools.ts";
+import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_BUCKETS, HTTP_REQUEST_DURATION_OPTIONS, requestDurationMiddleware } from "../services/shared/src/request-metrics.ts";
+import { goDecode, idHex, metricsOf, type Json } from "./support/otlp-decode.ts";
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -47,26 +47,6 @@ async function collect(reader: MetricReader): Promise<ResourceMetrics> {
   const { resourceMetrics, errors } = await reader.collect();
   assert.deepEqual(errors, []);
   return resourceMetrics;
-}
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- protojson documents are walked loosely */
-type Json = any;
-
-/** Decodes an ExportMetricsServiceRequest with the Go decoder (official OTLP types, protojson). */
-function goDecode(bytes: Uint8Array): Json {
-  const decoder = requireTool("otlp-decode");
-  const out = execFileSync(decoder, [], { input: bytes, maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(out.toString("utf8"));
-}
-
-/** otlp-decode prints ids in hex (plain protojson: base64); accept both. */
-function idHex(id: string | undefined): string | undefined {
-  if (id === undefined) return undefined;
-  return /^[0-9a-f]+$/.test(id) && (id.length === 32 || id.length === 16) ? id : Buffer.from(id, "base64").toString("hex");
-}
-
-function metricsOf(request: Json): Json[] {
-  return (request.resourceMetrics ?? []).flatMap((rm: Json) => (rm.scopeMetrics ?? []).flatMap((sm: Json) => sm.metrics ?? []));
 }
 
 function metricNamed(request: Json, name: string): Json {
@@ -99,7 +79,7 @@ function bucketOf(point: Json, value: number): number {
 }
 
 const BOUNDARIES = [...HTTP_REQUEST_DURATION_BUCKETS];
-const HISTOGRAM_OPTIONS = { unit: "s", advice: { explicitBucketBoundaries: BOUNDARIES } };
+const HISTOGRAM_OPTIONS = HTTP_REQUEST_DURATION_OPTIONS;
 
 const GET_ORDER = { "http.request.method": "GET", "http.route": "/orders/:id", "http.response.status_code": 200 };
 const GET_STOCK_500 = { "http.request.method": "GET", "http.route": "/stock/:id", "http.response.status_code": 500 };
@@ -107,6 +87,11 @@ const GET_STOCK_500 = { "http.request.method": "GET", "http.route": "/stock/:id"
 function fakeSpan(traceFlags: number, seed = 1): SpanContext {
   const hex = (n: number, len: number) => (n.toString(16).padStart(2, "0")).repeat(len / 2);
   return { traceId: hex(seed, 32), spanId: hex(seed + 16, 16), traceFlags };
+}
+
+/** A context whose span is `span` (as record(value, attributes, context) takes it); null: no span. */
+function inSpan(span: SpanContext | null): Context {
+  return span === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, span);
 }
 
 /** A store plus a MeterProvider with the exemplar histogram http.request.duration. */
@@ -133,7 +118,7 @@ after(() => {
 // ---- (1) the exported bytes, decoded by the official OTLP types -------------------------------
 
 describe("exemplar serializer output, decoded by the official OTLP Go types", () => {
-  test("histogram data points carry the latest exemplar per bucket with trace id, span id, seconds and time", async () => {
+  test("histogram data points carry the first exemplar per bucket with trace id, span id, seconds and time", async () => {
     const tracerProvider = new TracerProvider();
     const tracer = tracerProvider.getTracer("exemplar-test");
     const { reader, meterProvider, store, histogram, serializer } = setup();
@@ -142,12 +127,12 @@ describe("exemplar serializer output, decoded by the official OTLP Go types", ()
     const spanB = tracer.startSpan("b");
     const spanC = tracer.startSpan("c");
     const spanD = tracer.startSpan("d");
-    histogram.record(0.04, GET_ORDER, spanA.spanContext()); // bucket (0.025, 0.05]
-    histogram.record(2.7, GET_ORDER, spanB.spanContext()); // bucket (2.5, 3.5]
-    // Inside an active span: record() finds it itself. Same bucket as A, later: replaces A.
+    histogram.record(0.04, GET_ORDER, trace.setSpan(ROOT_CONTEXT, spanA)); // bucket (0.025, 0.05]
+    histogram.record(2.7, GET_ORDER, trace.setSpan(ROOT_CONTEXT, spanB)); // bucket (2.5, 3.5]
+    // Inside an active span: record() finds it itself. Same bucket as A, later: A stays.
     context.with(trace.setSpan(context.active(), spanC), () => histogram.record(0.045, GET_ORDER));
-    histogram.record(12, GET_ORDER, null); // overflow bucket, outside any span
-    histogram.record(0.2, GET_STOCK_500, spanD.spanContext());
+    histogram.record(12, GET_ORDER, ROOT_CONTEXT); // overflow bucket, outside any span
+    context.with(trace.setSpan(context.active(), spanD), () => histogram.record(0.2, GET_STOCK_500));
     for (const span of [spanA, spanB, spanC, spanD]) span.end();
 
     const resourceMetrics = await collect(reader);
@@ -160,7 +145,7 @@ describe("exemplar serializer output, decoded by the official OTLP Go types", ()
     assert.deepEqual(orders.explicitBounds, BOUNDARIES);
     const exemplars = orders.exemplars.map((e: Json) => ({ value: e.asDouble, traceId: idHex(e.traceId), spanId: idHex(e.spanId) }));
     assert.deepEqual(exemplars, [
-      { value: 0.045, traceId: spanC.spanContext().traceId, spanId: spanC.spanContext().spanId },
+      { value: 0.04, traceId: spanA.spanContext().traceId, spanId: spanA.spanContext().spanId },
       { value: 2.7, traceId: spanB.spanContext().traceId, spanId: spanB.spanContext().spanId },
       { value: 12, traceId: undefined, spanId: undefined },
     ]);
@@ -214,7 +199,7 @@ describe("exemplar serializer output, decoded by the official OTLP Go types", ()
     meter.createObservableGauge("test.queue").addCallback((result) => result.observe(7, { q: "orders" }));
     const payload = meter.createHistogram("test.payload.size", { unit: "By" });
     for (const v of [0, 100, 2000, 2000]) payload.record(v, { codec: "json" });
-    histogram.record(0.3, GET_ORDER, fakeSpan(TraceFlags.SAMPLED));
+    histogram.record(0.3, GET_ORDER, inSpan(fakeSpan(TraceFlags.SAMPLED)));
 
     const resourceMetrics = await collect(reader);
     const stock = goDecode(ProtobufMetricsSerializer.serializeRequest(resourceMetrics)!);
@@ -342,10 +327,9 @@ describe("exemplar filter", () => {
   ];
 
   function exemplarsWith(filter: ExemplarFilter) {
-    const store = new ExemplarStore({ filter });
-    const instrument = store.instrument(HTTP_REQUEST_DURATION, BOUNDARIES);
-    for (const [value, span] of offers) instrument.offer(value, GET_ORDER, span);
-    const batches = [...instrument.take().values()];
+    const { histogram, store } = setup({ filter });
+    for (const [value, span] of offers) histogram.record(value, GET_ORDER, inSpan(span));
+    const batches = [...(store.get(HTTP_REQUEST_DURATION)?.take().values() ?? [])];
     return batches.flatMap((b) => b.exemplars).map((e) => ({ value: e.value, traceId: e.traceId, spanId: e.spanId }));
   }
 
@@ -390,18 +374,18 @@ describe("exemplar filter", () => {
 describe("exemplar store memory", () => {
   test("100k distinct attribute sets: at most maxAttributeSets kept, the rest dropped and counted", () => {
     const store = new ExemplarStore({ filter: "always_on" });
-    const instrument = store.instrument(HTTP_REQUEST_DURATION, BOUNDARIES);
-    const span = fakeSpan(TraceFlags.SAMPLED);
+    const instrument = store.reservoir(HTTP_REQUEST_DURATION, BOUNDARIES);
+    const { traceId, spanId } = fakeSpan(TraceFlags.SAMPLED);
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < 100_000; i++) {
-      instrument.offer(0.1, { "http.request.method": "GET", "http.route": `/users/${i}`, "http.response.status_code": 200 }, span);
+      instrument.offer(0.1, { "http.request.method": "GET", "http.route": `/users/${i}`, "http.response.status_code": 200 }, traceId, spanId);
     }
     assert.equal(instrument.size, store.maxAttributeSets);
     assert.equal(store.maxAttributeSets, 2000);
     assert.equal(instrument.droppedMeasurements, 98_000);
     assert.equal(instrument.pending, 2000);
     // A known attribute set still gets its exemplars once the cap is reached.
-    instrument.offer(3, { "http.request.method": "GET", "http.route": "/users/0", "http.response.status_code": 200 }, span);
+    instrument.offer(3, { "http.request.method": "GET", "http.route": "/users/0", "http.response.status_code": 200 }, traceId, spanId);
     assert.equal(instrument.pending, 2001);
     assert.equal(instrument.droppedMeasurements, 98_000);
     // Loose: 2000 sets with their buckets and trie nodes take a few MB, not 100k sets' worth.
@@ -420,7 +404,7 @@ describe("exemplar store memory", () => {
     });
     const store = new ExemplarStore({ filter: "always_on" });
     const histogram = createExemplarHistogram(meterProvider.getMeter("t"), HTTP_REQUEST_DURATION, HISTOGRAM_OPTIONS, store);
-    for (let i = 0; i < 6; i++) histogram.record(0.1, { route: `/r${i}` }, fakeSpan(TraceFlags.SAMPLED, i + 1));
+    for (let i = 0; i < 6; i++) histogram.record(0.1, { route: `/r${i}` }, inSpan(fakeSpan(TraceFlags.SAMPLED, i + 1)));
     const decoded = goDecode(createExemplarSerializer(store).serializeRequest(await collect(reader))!);
     const points: Json[] = metricNamed(decoded, HTTP_REQUEST_DURATION).histogram.dataPoints;
     const withExemplars = points.filter((p) => p.exemplars?.length);
@@ -441,7 +425,7 @@ describe("exemplar draining", () => {
     const { histogram, exportOnce, meterProvider, store } = setup();
     const first = fakeSpan(TraceFlags.SAMPLED, 1);
     const second = fakeSpan(TraceFlags.SAMPLED, 2);
-    histogram.record(0.3, GET_ORDER, first);
+    histogram.record(0.3, GET_ORDER, inSpan(first));
 
     const export1 = pointWith(metricNamed(goDecode(await exportOnce()), HTTP_REQUEST_DURATION), GET_ORDER);
     assert.deepEqual(export1.exemplars.map((e: Json) => idHex(e.traceId)), [first.traceId]);
@@ -450,7 +434,7 @@ describe("exemplar draining", () => {
     assert.equal(export2.count, "1", "the cumulative data point is exported again");
     assert.equal(export2.exemplars, undefined, "its exemplar is not");
 
-    histogram.record(0.31, GET_ORDER, second);
+    histogram.record(0.31, GET_ORDER, inSpan(second));
     const export3 = pointWith(metricNamed(goDecode(await exportOnce()), HTTP_REQUEST_DURATION), GET_ORDER);
     assert.equal(export3.count, "2");
     assert.deepEqual(export3.exemplars.map((e: Json) => [e.asDouble, idHex(e.traceId)]), [[0.31, second.traceId]]);
@@ -460,7 +444,7 @@ describe("exemplar draining", () => {
 
   test("without pending exemplars the stock bytes go out untouched", async () => {
     const { reader, histogram, serializer, meterProvider } = setup({ filter: "always_off" });
-    histogram.record(0.3, GET_ORDER, fakeSpan(TraceFlags.SAMPLED));
+    histogram.record(0.3, GET_ORDER, inSpan(fakeSpan(TraceFlags.SAMPLED)));
     const resourceMetrics = await collect(reader);
     assert.deepEqual(serializer.serializeRequest(resourceMetrics), ProtobufMetricsSerializer.serializeRequest(resourceMetrics));
     await meterProvider.shutdown();
@@ -474,7 +458,7 @@ describe("createExemplarMetricExporter", () => {
     const saved = process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
     process.env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE = "delta";
     try {
-      const exporter = createExemplarMetricExporter({ url: "http://127.0.0.1:1" }, new ExemplarStore());
+      const exporter = createExemplarMetricExporter(new ExemplarStore(), { url: "http://127.0.0.1:1" });
       for (const type of [InstrumentType.HISTOGRAM, InstrumentType.COUNTER, InstrumentType.OBSERVABLE_GAUGE]) {
         assert.equal(exporter.selectAggregationTemporality(type), AggregationTemporality.CUMULATIVE);
       }
@@ -512,7 +496,8 @@ describe("requestDurationMiddleware", () => {
         next();
       }
     });
-    app.use(requestDurationMiddleware({ meter: meterProvider.getMeter("request-metrics-test"), store }));
+    const histogram = createExemplarHistogram(meterProvider.getMeter("request-metrics-test"), HTTP_REQUEST_DURATION, HISTOGRAM_OPTIONS, store);
+    app.use(requestDurationMiddleware({ histogram }));
     app.get("/healthz", (_req, res) => {
       res.json({ status: "ok" });
     });
@@ -568,7 +553,9 @@ describe("requestDurationMiddleware", () => {
 
   test("records seconds per route template and status code, skips /healthz, takes the server span at entry", async () => {
     await withApp(async (base, reader, store) => {
+      // The traced request first: each bucket keeps the first measurement of the interval.
       const requests: [string, RequestInit?][] = [
+        ["/orders/3", { headers: { "x-test-span": "server" } }],
         ["/orders/1"],
         ["/orders/2"],
         ["/orders", { method: "POST" }],
@@ -578,7 +565,6 @@ describe("requestDurationMiddleware", () => {
         ["/healthz"],
         ["/healthz"],
         ["/no/such/path?x=1"],
-        ["/orders/3", { headers: { "x-test-span": "server" } }],
       ];
       for (const [path, init] of requests) {
         const response = await fetch(base + path, init);

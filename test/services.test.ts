@@ -4,9 +4,11 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SlowPath, slowPathSettingsFromEnv } from '../services/inventory/src/slow-path.ts';
 import { StockRepository } from '../services/inventory/src/stock-repository.ts';
 import { eventually } from './support/eventually.ts';
+import { exemplarsOf, goDecode } from './support/otlp-decode.ts';
 import { startService, type RecordedSpan, type RunningService } from './support/services.ts';
 
 let inventory: RunningService;
@@ -264,6 +266,58 @@ async function setSlowPath(settings: { rate: number; delayMs?: number }): Promis
   });
   assert.equal(response.status, 200, await response.text());
 }
+
+describe('the exemplar mark', () => {
+  const MARK = 'http.request.duration.exemplar';
+
+  test('exactly the server spans whose durations are exported as exemplars carry http.request.duration.exemplar', async () => {
+    const services = [order, inventory, pricing];
+    const exported = new Map(services.map((service) => [service.name, new Set<string>()]));
+    const exportAll = async () => {
+      for (const service of services) {
+        for (const exemplar of exemplarsOf(goDecode(await service.metrics()), 'http.request.duration')) {
+          assert.ok(exemplar.spanId, `${service.name} exported an exemplar without a span: ${JSON.stringify(exemplar)}`);
+          exported.get(service.name)!.add(exemplar.spanId);
+        }
+      }
+    };
+    await exportAll(); // what the earlier tests measured
+    // Two more export intervals of traffic over several buckets, routes and status codes.
+    await setSlowPath({ rate: 0.5, delayMs: 300 });
+    try {
+      for (let interval = 0; interval < 2; interval++) {
+        await Promise.all(
+          Array.from({ length: 30 }, async (_, i) => {
+            const response = await fetch(`${order.url}/orders/${i % 6 === 0 ? 20_000 + i : 1 + i}`);
+            await response.arrayBuffer();
+          }),
+        );
+        await exportAll();
+      }
+    } finally {
+      await setSlowPath({ rate: 0, delayMs: 3000 });
+    }
+    // An error-path order is answered as soon as pricing fails, while inventory's lookup goes on:
+    // export once more after every lookup has finished.
+    await sleep(600);
+    await exportAll();
+    // The server spans end on the response's 'close', a moment after the exemplar was taken.
+    const marked = await eventually(async () => {
+      const spans = (await Promise.all(services.map((service) => service.spans()))).flat();
+      const byService = new Map(services.map((service) => [service.name, new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId))]));
+      return services.every((service) => [...exported.get(service.name)!].every((id) => byService.get(service.name)!.has(id))) ? { byService, spans } : undefined;
+    }, 'a marked span for every exported exemplar', 10_000, 200).catch(async () => {
+      const spans = (await Promise.all(services.map((service) => service.spans()))).flat();
+      return { byService: new Map(services.map((service) => [service.name, new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId))])), spans };
+    });
+    for (const service of services) {
+      const ids = [...exported.get(service.name)!].sort();
+      assert.ok(ids.length >= 4, `${service.name} exported only ${ids.length} exemplars`);
+      assert.deepEqual([...marked.byService.get(service.name)!].sort(), ids, `${service.name}: marked spans against exported exemplars`);
+      for (const span of marked.spans.filter((s) => s.attributes[MARK] === true)) assert.equal(span.kind, SpanKind.SERVER, `${span.name} is marked`);
+    }
+  });
+});
 
 describe('SIGTERM', () => {
   test('lets an in-flight request finish, then exits 0', async () => {

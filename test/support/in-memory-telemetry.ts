@@ -1,20 +1,30 @@
 // Test preload: `node --import ./test/support/in-memory-telemetry.ts services/<s>/src/main.ts`.
 // The service runs for real, with the project's own telemetry setup and the same ESM loader hook
-// as services/shared/src/instrument.ts, but its spans go to an in-memory exporter that the test
-// reads over the child-process IPC channel.
+// as services/shared/src/instrument.ts, but its spans go to an in-memory exporter and its metrics
+// to a reader that collects only when asked; the test reads both over the child-process IPC channel
+// (metrics as the OTLP bytes the exemplar exporter would send).
 import { register } from 'node:module';
 
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 
 const { startTelemetry, serviceIdentityOf } = await import('../../services/shared/src/telemetry.ts');
+const { createExemplarSerializer } = await import('../../services/shared/src/exemplars/index.ts');
 const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
+const { MetricReader } = await import('@opentelemetry/sdk-metrics');
+
+class OnDemandReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
 
 const exporter = new InMemorySpanExporter();
-startTelemetry({
+const reader = new OnDemandReader();
+const { exemplars } = startTelemetry({
   ...serviceIdentityOf(process.argv[1]),
   spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  metricReaders: [],
+  metricReaders: [reader],
 });
+const serializer = createExemplarSerializer(exemplars);
 
 export interface RecordedSpan {
   service: string;
@@ -30,7 +40,12 @@ export interface RecordedSpan {
   durationMs: number;
 }
 
-process.on('message', (message) => {
+process.on('message', async (message) => {
+  if (message === 'metrics') {
+    const { resourceMetrics } = await reader.collect();
+    process.send?.({ metrics: Buffer.from(serializer.serializeRequest(resourceMetrics) ?? new Uint8Array()).toString('base64') });
+    return;
+  }
   if (message !== 'spans') return;
   const spans: RecordedSpan[] = exporter.getFinishedSpans().map((span) => ({
     service: String(span.resource.attributes['service.name']),

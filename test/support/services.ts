@@ -12,6 +12,8 @@ export interface RunningService {
   process: ChildProcess;
   output: () => string;
   spans: () => Promise<RecordedSpan[]>;
+  /** Collects the service's metrics now: the ExportMetricsServiceRequest its exporter would send. */
+  metrics: () => Promise<Uint8Array>;
   stop: () => Promise<void>;
 }
 
@@ -53,6 +55,12 @@ export async function startService(name: string, env: Record<string, string> = {
       child.send('spans');
       const [message] = await reply;
       return message.spans;
+    },
+    metrics: async () => {
+      const reply = once(child, 'message') as Promise<[{ metrics: string }]>;
+      child.send('metrics');
+      const [message] = await reply;
+      return Buffer.from(message.metrics, 'base64');
     },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -3,12 +3,13 @@
 // with http.request.method, http.route and http.response.status_code, and an exemplar per bucket
 // that points at the request's trace.
 //
+// - The duration is timed here, with performance.now(), from entry to the response's 'finish'.
 // - The exemplar points at the request's HTTP server span, taken when the request ENTERS the
-//   middleware (the 'finish' callback runs in whatever context emitted the event, so nothing is
-//   looked up there). The http instrumentation publishes its server span in the context as RPC
-//   metadata; that one is used, because the express instrumentation makes a span of its own
-//   ("middleware - recordRequestDuration", a few microseconds long) the active span while this
-//   middleware runs. Without RPC metadata the active span is used.
+//   middleware: the 'finish' callback runs in whatever context emitted the event. The http
+//   instrumentation publishes its server span in the context as RPC metadata; that one is used,
+//   because the express instrumentation may make a span of its own the active one while this
+//   middleware runs. Without RPC metadata the active span is used. The server span ends on the
+//   response's 'close', after 'finish', so it is still open when the histogram marks it.
 // - http.route is the express route template (req.baseUrl + req.route.path), read when the
 //   response has finished; requests no route matched (404s, for instance) get "unmatched", so
 //   raw URLs never become label values. A route in a mounted router whose error is answered by an
@@ -17,10 +18,10 @@
 //   in the fastest bucket and dilute the latency story; the http instrumentation does not trace
 //   them either, so they could not carry an exemplar anyway.
 // - A request whose client went away before the response finished is not measured.
-import { context, metrics, trace, type Meter, type SpanContext } from "@opentelemetry/api";
+import { context, trace, type Histogram } from "@opentelemetry/api";
 import { getRPCMetadata } from "@opentelemetry/core";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { createExemplarHistogram, getDefaultExemplarStore, type ExemplarHistogram, type ExemplarStore } from "./exemplars/index.ts";
+import { createHistogram } from "./telemetry.ts";
 
 export const HTTP_REQUEST_DURATION = "http.request.duration";
 
@@ -41,16 +42,19 @@ const DEFAULT_EXCLUDED_PATHS: readonly string[] = ["/healthz"];
 
 const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
 
-const METER_NAME = "@spike-to-trace/shared";
-
 export interface RequestDurationOptions {
-  /** Meter for the histogram. Default: the global MeterProvider's, taken at the first request. */
-  meter?: Meter;
-  /** Where exemplars go. Default: the process-wide store the exporter reads. */
-  store?: ExemplarStore;
+  /** Where durations go. Default: telemetry.ts's histogram `http.request.duration`, made at the first request. */
+  histogram?: Histogram;
   /** Request paths not measured. Default ["/healthz"]. */
   excludePaths?: readonly string[];
 }
+
+/** The histogram options of `http.request.duration`. */
+export const HTTP_REQUEST_DURATION_OPTIONS = {
+  description: "Duration of HTTP server requests.",
+  unit: "s",
+  advice: { explicitBucketBoundaries: [...HTTP_REQUEST_DURATION_BUCKETS] },
+};
 
 /** http.request.method as the semantic conventions want it: known methods, else _OTHER. */
 function methodOf(req: Request): string {
@@ -73,46 +77,21 @@ function routeOf(req: Request): string {
  */
 export function requestDurationMiddleware(options: RequestDurationOptions = {}): RequestHandler {
   const excluded = new Set(options.excludePaths ?? DEFAULT_EXCLUDED_PATHS);
-  const store = options.store ?? getDefaultExemplarStore();
-  // The duration is measured on the store's clock (performance.now() by default), so the reading
-  // at the end doubles as the exemplar's timestamp.
-  const clock = store.clock;
-  let histogram: ExemplarHistogram | undefined;
-
-  const getHistogram = (): ExemplarHistogram => {
-    histogram ??= createExemplarHistogram(
-      options.meter ?? metrics.getMeter(METER_NAME),
-      HTTP_REQUEST_DURATION,
-      {
-        description: "Duration of HTTP server requests.",
-        unit: "s",
-        advice: { explicitBucketBoundaries: [...HTTP_REQUEST_DURATION_BUCKETS] },
-      },
-      store,
-    );
-    return histogram;
-  };
+  let histogram = options.histogram;
 
   return function recordRequestDuration(req: Request, res: Response, next: NextFunction): void {
     if (excluded.has(req.path)) {
       next();
       return;
     }
-    const start = clock.now();
+    const start = performance.now();
     const active = context.active();
     const serverSpan = getRPCMetadata(active)?.span;
-    const spanContext: SpanContext | null = (serverSpan !== undefined ? serverSpan.spanContext() : trace.getSpanContext(active)) ?? null;
+    const requestContext = serverSpan === undefined ? active : trace.setSpan(active, serverSpan);
     res.once("finish", () => {
-      const end = clock.now();
-      const method = methodOf(req);
-      const route = routeOf(req);
-      const status = res.statusCode;
-      getHistogram().record(
-        (end - start) / 1000,
-        { "http.request.method": method, "http.route": route, "http.response.status_code": status },
-        spanContext,
-        end,
-      );
+      histogram ??= createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
+      const attributes = { "http.request.method": methodOf(req), "http.route": routeOf(req), "http.response.status_code": res.statusCode };
+      histogram.record((performance.now() - start) / 1000, attributes, requestContext);
     });
     next();
   };

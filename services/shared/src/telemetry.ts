@@ -7,7 +7,7 @@
 // everything, which the exemplar → trace jump needs), OTEL_EXPORTER_OTLP_* (endpoint, headers,
 // timeout, compression), OTEL_METRIC_EXPORT_INTERVAL (5 s here instead of the spec's 60 s so a
 // demo shows data quickly) and OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
-import { metrics } from '@opentelemetry/api';
+import { metrics, type Histogram, type MetricOptions } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -17,7 +17,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
-import { createExemplarMetricExporter } from './exemplars/index.ts';
+import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from './exemplars/index.ts';
 
 export interface TelemetryOptions {
   /** Default for service.name; OTEL_SERVICE_NAME overrides it. */
@@ -33,10 +33,15 @@ const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 5000;
 // Health probes run every few seconds: tracing them would bury the requests worth looking at.
 const UNTRACED_PATHS = new Set(['/healthz']);
 
-let sdk: NodeSDK | undefined;
+const METER_NAME = '@spike-to-trace/shared';
 
-export function startTelemetry(options: TelemetryOptions): NodeSDK {
+let sdk: NodeSDK | undefined;
+/** The exemplars of this process's histograms, for its metric exporter (see ./exemplars/). */
+let exemplars: ExemplarStore | undefined;
+
+export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemplars: ExemplarStore } {
   if (sdk) throw new Error('telemetry is already started in this process');
+  exemplars = new ExemplarStore();
 
   sdk = new NodeSDK({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are detected later and take precedence.
@@ -51,7 +56,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     traceExporter: options.spanProcessors ? undefined : new OTLPTraceExporter(),
     metricReaders: options.metricReaders ?? [
       new PeriodicExportingMetricReader({
-        exporter: createExemplarMetricExporter(),
+        exporter: createExemplarMetricExporter(exemplars),
         exportIntervalMillis: metricExportIntervalMs(),
       }),
     ],
@@ -70,7 +75,18 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     ],
   });
   sdk.start();
-  return sdk;
+  return { sdk, exemplars };
+}
+
+/**
+ * A histogram on the services' meter, with exemplars: the API's Histogram, record(value,
+ * attributes?, context?). Once OpenTelemetry JS exports exemplars itself, this is
+ * metrics.getMeter(METER_NAME).createHistogram(name, options). Without startTelemetry (a bare run)
+ * the meter is the API's no-op one and the exemplars go nowhere.
+ */
+export function createHistogram(name: string, options: MetricOptions): Histogram {
+  exemplars ??= new ExemplarStore();
+  return createExemplarHistogram(metrics.getMeter(METER_NAME), name, options, exemplars);
 }
 
 /** Flushes and stops telemetry; safe to call when it never started. */

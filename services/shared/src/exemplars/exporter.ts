@@ -9,7 +9,7 @@ import {
 } from "@opentelemetry/otlp-grpc-exporter-base";
 import { MetricsExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { createExemplarSerializer } from "./serializer.ts";
-import { getDefaultExemplarStore, type ExemplarStore } from "./store.ts";
+import type { ExemplarStore } from "./store.ts";
 
 /** The component type the stock OTLP/gRPC metric exporter reports in its self-observability metrics. */
 const COMPONENT_TYPE = "otlp_grpc_metric_exporter";
@@ -17,17 +17,14 @@ const COMPONENT_TYPE = "otlp_grpc_metric_exporter";
 export type ExemplarMetricExporterConfig = OTLPGRPCExporterConfigNode & OTLPMetricExporterOptions;
 
 /**
- * Creates a PushMetricExporter (for a PeriodicExportingMetricReader) that sends OTLP over gRPC,
- * with the exemplars of `store` in the histogram data points.
+ * A PushMetricExporter (for a PeriodicExportingMetricReader) that sends OTLP over gRPC, with the
+ * exemplars of `store` in the histogram data points.
  *
  * Temporality is cumulative (Prometheus remote write needs it), whatever
  * OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE says; an explicit `temporalityPreference`
  * in `config` still wins.
  */
-export function createExemplarMetricExporter(
-  config: ExemplarMetricExporterConfig = {},
-  store: ExemplarStore = getDefaultExemplarStore(),
-): OTLPMetricExporterBase {
+export function createExemplarMetricExporter(store: ExemplarStore, config: ExemplarMetricExporterConfig = {}): OTLPMetricExporterBase {
   const delegate = createOtlpGrpcExportDelegate(
     convertLegacyOtlpGrpcOptions(config, "METRICS"),
     createExemplarSerializer(store),

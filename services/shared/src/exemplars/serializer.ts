@@ -2,17 +2,18 @@
 // exemplars in HistogramDataPoint.exemplars (field 8).
 //
 // The SDK's ProtobufMetricsSerializer encodes the request as usual. When the store holds
-// exemplars, the bytes are decoded with protobufjs (otlp-metrics.proto next to this file), the
-// exemplars are attached to the histogram data points with the same metric name and the same
-// attribute set, and the request is encoded again. This runs once per export interval, off the
-// record path. Exemplars are removed from the store when they are serialized, so no exemplar is
-// sent twice (Prometheus rejects an exemplar older than the last one of its series).
+// exemplars, the bytes are decoded with protobufjs (otlp-metrics.proto next to this file), each
+// histogram's exemplars are taken from its reservoir and attached to the data points with the same
+// metric name and attribute set, and the request is encoded again: once per export interval, off
+// the record path. The SDK's encoder has no hook to add them before encoding.
 import { readFileSync } from "node:fs";
 import { diag } from "@opentelemetry/api";
 import protobuf from "protobufjs";
 import { ProtobufMetricsSerializer, type IExportMetricsServiceResponse, type ISerializer } from "@opentelemetry/otlp-transformer";
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { canonicalKeyFromEntries, type ExemplarStore, type PendingExemplar } from "./store.ts";
+import { canonicalKeyFromEntries } from "./attributes.ts";
+import type { Exemplar } from "./reservoir.ts";
+import type { ExemplarStore } from "./store.ts";
 
 const PROTO_PACKAGE = "spike_to_trace.otlp.metrics";
 
@@ -107,7 +108,7 @@ function unixNanosString(unixMs: number): string {
   return (BigInt(whole) * 1_000_000n + BigInt(fraction)).toString();
 }
 
-function toOtlpExemplar(exemplar: PendingExemplar): EncodableExemplar {
+function toOtlpExemplar(exemplar: Exemplar): EncodableExemplar {
   const out: EncodableExemplar = { timeUnixNano: unixNanosString(exemplar.timeUnixMs), asDouble: exemplar.value };
   const { traceId, spanId } = exemplar;
   if (traceId !== undefined && spanId !== undefined && HEX_TRACE_ID.test(traceId) && HEX_SPAN_ID.test(spanId)) {
@@ -122,9 +123,9 @@ function toOtlpExemplar(exemplar: PendingExemplar): EncodableExemplar {
 /**
  * Attaches the store's pending exemplars to an encoded ExportMetricsServiceRequest and returns the
  * re-encoded request (or the input when nothing was attached). The exemplars of every histogram
- * in the request leave the store, attached or not (those without a matching data point are
- * counted in `store.unmatchedExemplars`). So one request must carry all the data points of a
- * histogram: the PeriodicExportingMetricReader's default (leave its maxExportBatchSize unset).
+ * in the request are taken, attached or not (those without a matching data point are counted in
+ * `store.unmatchedExemplars`). So one request must carry all the data points of a histogram: the
+ * PeriodicExportingMetricReader's default (leave its maxExportBatchSize unset).
  *
  * The periodic reader snapshots the histograms and the exporter serializes the snapshot in one
  * chain of promises, so an exemplar practically never postdates its data point; one that does
@@ -132,7 +133,7 @@ function toOtlpExemplar(exemplar: PendingExemplar): EncodableExemplar {
  * export) is still a real measurement of that series, which is all Prometheus needs.
  */
 export function attachExemplars(encoded: Uint8Array, store: ExemplarStore): Uint8Array {
-  if (!store.hasPending()) return encoded;
+  if (store.pending === 0) return encoded;
   const reader = protobuf.Reader.create(encoded);
   reader.discardUnknown = false; // keep anything this schema does not know, byte for byte
   const message = otlpMetricsTypes.ExportMetricsServiceRequest.decode(reader);
@@ -144,11 +145,10 @@ export function attachExemplars(encoded: Uint8Array, store: ExemplarStore): Uint
       for (const metric of scopeMetrics.metrics ?? []) {
         const points = metric.histogram?.dataPoints;
         if (!points || points.length === 0) continue;
-        const instrument = store.get(metric.name);
-        if (instrument === undefined || instrument.pending === 0) continue;
+        const reservoir = store.get(metric.name);
+        if (reservoir === undefined || reservoir.pending === 0) continue;
 
-        const batches = instrument.take();
-        if (batches.size === 0) continue;
+        const batches = reservoir.take();
 
         for (const point of points) {
           const key = attributesKeyOf(point.attributes);
