@@ -26,12 +26,14 @@
 // Tags on every order request: name "GET /orders/:id" (one series, not one per id) and flow
 // ("valid" for ids 1..9999, "error_path" for ids above 9999, where pricing answers 500 and order
 // 502). The thresholds (lib/scenarios.js) judge the valid flow; the error path has its own checks.
+// Which order an iteration asks for, and its headers, are the rules of lib/orders.js, which the
+// demo's built-in load loop (demo/load.ts) follows too.
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Rate, Trend } from 'k6/metrics';
+import { errorEveryFromEnv, orderRequest, traceparentModeFromEnv } from './lib/orders.js';
 import {
-  DEFAULT_ERROR_SHARE,
   SCENARIOS,
   SLOW_RESPONSE_MS,
   isScenarioName,
@@ -40,24 +42,16 @@ import {
   thresholdsFor,
   unknownScenarioMessage,
 } from './lib/scenarios.js';
-import { newTraceparent } from './lib/traceparent.js';
 
 const SCENARIO = __ENV.SCENARIO || 'smoke';
 if (!isScenarioName(SCENARIO)) throw new Error(unknownScenarioMessage(SCENARIO));
 
 const ORDER_URL = (__ENV.ORDER_URL || __ENV.BASE_URL || 'http://localhost:8080').replace(/\/+$/, '');
-const ERROR_SHARE = numberFromEnv(__ENV, 'ERROR_SHARE', DEFAULT_ERROR_SHARE, { min: 0, max: 1 });
-// Every n-th iteration of the test goes to the error path, the first one included: deterministic,
-// so that even a short smoke run exercises it.
-const ERROR_EVERY = ERROR_SHARE > 0 ? Math.max(1, Math.round(1 / ERROR_SHARE)) : 0;
+// Every n-th iteration of the test goes to the error path, the first one included (lib/orders.js).
+const ERROR_EVERY = errorEveryFromEnv(__ENV);
 const LOG_TRACE_IDS = ['1', 'true', 'yes'].includes(String(__ENV.LOG_TRACE_IDS || '').toLowerCase());
-const TRACEPARENT = __ENV.TRACEPARENT || 'sampled';
-if (!['sampled', 'unsampled', 'off'].includes(TRACEPARENT)) {
-  throw new Error(`TRACEPARENT must be sampled, unsampled or off, got ${JSON.stringify(TRACEPARENT)}`);
-}
+const TRACEPARENT = traceparentModeFromEnv(__ENV);
 const SETUP_WAIT_S = numberFromEnv(__ENV, 'SETUP_WAIT', SCENARIO === 'background' ? 120 : 20, { min: 0, max: 3600 });
-const USERS = 50;
-const MAX_CATALOG_ID = 9999; // pricing knows items 1..9999; anything above is the error path
 
 const EXPECT_200 = http.expectedStatuses(200);
 const EXPECT_502 = http.expectedStatuses(502);
@@ -97,17 +91,15 @@ export function setup() {
 }
 
 export default function () {
-  const errorPath = ERROR_EVERY > 0 && exec.scenario.iterationInTest % ERROR_EVERY === 0;
-  const flow = errorPath ? 'error_path' : 'valid';
-  const orderId = errorPath ? MAX_CATALOG_ID + 1 + randomInt(90000) : 1 + randomInt(MAX_CATALOG_ID);
-  const { traceId, header } = newTraceparent(TRACEPARENT !== 'unsampled');
-  const headers = { 'x-user-id': `user-${1 + randomInt(USERS)}` };
-  if (TRACEPARENT !== 'off') headers.traceparent = header;
+  const { orderId, path, flow, errorPath, headers, traceId } = orderRequest(exec.scenario.iterationInTest, {
+    errorEvery: ERROR_EVERY,
+    traceparent: TRACEPARENT,
+  });
 
   // Metadata, not a tag: attached to every sample of this request (JSON output), never a label.
-  if (TRACEPARENT !== 'off') exec.vu.metrics.metadata.trace_id = traceId;
+  if (traceId) exec.vu.metrics.metadata.trace_id = traceId;
   try {
-    const res = http.get(`${ORDER_URL}/orders/${orderId}`, {
+    const res = http.get(`${ORDER_URL}${path}`, {
       headers,
       tags: { name: 'GET /orders/:id', flow },
       responseCallback: errorPath ? EXPECT_502 : EXPECT_200,
@@ -129,7 +121,7 @@ export default function () {
       slowResponses.add(slow, { flow });
       if (!slow) normalDuration.add(res.timings.duration, { flow });
     }
-    const shownTraceId = TRACEPARENT === 'off' ? '(chosen by order)' : traceId;
+    const shownTraceId = traceId ?? '(chosen by order)';
     if (!passed) logFailure(orderId, flow, res, shownTraceId);
     else if (LOG_TRACE_IDS) console.log(`trace_id=${shownTraceId} order=${orderId} flow=${flow} status=${res.status} ms=${Math.round(res.timings.duration)}`);
   } finally {
@@ -139,11 +131,6 @@ export default function () {
   // smoke runs a few looping VUs: a short pause keeps them polite. The arrival-rate scenarios set
   // their own pace and must not sleep.
   if (SCENARIO === 'smoke') sleep(0.5);
-}
-
-/** 0..n-1 */
-function randomInt(n) {
-  return Math.floor(Math.random() * n);
 }
 
 function jsonOf(res) {

@@ -160,3 +160,81 @@ export async function tempoSearch(tempo: string, traceql: string, start: number,
     durationMs: hit.durationMs ?? 0,
   }));
 }
+
+// ------------------------------------------------------------------------------------------------
+// The demo's questions (demo/): the services' p99 and traffic, their slowest exemplars, and whether
+// a trace shows inventory's N+1.
+// ------------------------------------------------------------------------------------------------
+
+/** The request-duration histogram every service records (with exemplars). */
+export const REQUEST_DURATION_HISTOGRAM = 'http_request_duration_seconds';
+
+/** PromQL: a job's p99 request duration over the last minute, /healthz left out. */
+export function p99Query(job: string): string {
+  return `histogram_quantile(0.99, sum by (le) (rate(${REQUEST_DURATION_HISTOGRAM}_bucket{job="${job}", http_route!="/healthz"}[1m])))`;
+}
+
+/** PromQL: a job's requests per second over the last minute, /healthz left out. */
+export function requestRateQuery(job: string): string {
+  return `sum(rate(${REQUEST_DURATION_HISTOGRAM}_count{job="${job}", http_route!="/healthz"}[1m]))`;
+}
+
+/** One instant value: the first sample's; NaN while there is no data. */
+export async function promValue(prometheus: string, query: string, time?: number): Promise<number> {
+  const sample = (await promQuery(prometheus, query, time)).result[0];
+  return sample ? Number(sample.value[1]) : NaN;
+}
+
+/** One exemplar, flattened: the trace it points at and the duration it measured. */
+export interface Exemplar {
+  traceId: string;
+  /** The measured duration, seconds. */
+  value: number;
+  /** Unix seconds. */
+  timestamp: number;
+  job: string;
+}
+
+/**
+ * The exemplars of a job's request-duration histogram between start and end (Unix s), slowest
+ * first; empty when there are none. The trace id label is trace_id as the Collector writes it
+ * (traceID / traceId accepted too).
+ */
+export async function slowestExemplars(prometheus: string, job: string, start: number, end: number): Promise<Exemplar[]> {
+  const series = await promExemplars(prometheus, `${REQUEST_DURATION_HISTOGRAM}_bucket{job="${job}"}`, start, end);
+  return (series ?? [])
+    .flatMap((entry) =>
+      entry.exemplars.map((exemplar) => ({
+        traceId: exemplar.labels.trace_id ?? exemplar.labels.traceID ?? exemplar.labels.traceId ?? '',
+        value: Number(exemplar.value),
+        timestamp: exemplar.timestamp,
+        job: entry.seriesLabels.job ?? job,
+      })),
+    )
+    .filter((exemplar) => exemplar.traceId !== '')
+    .sort((a, b) => b.value - a.value);
+}
+
+/** What a trace shows: its services, and inventory's N+1 (its query-stock-db spans). */
+export interface TraceEvidence {
+  traceId: string;
+  spans: number;
+  services: string[];
+  dbSpansInInventory: number;
+}
+
+/** Summarises a trace's spans as TraceEvidence. */
+export function traceEvidence(traceId: string, spans: TempoSpan[]): TraceEvidence {
+  return {
+    traceId,
+    spans: spans.length,
+    services: [...new Set(spans.map((span) => span.service))].sort(),
+    dbSpansInInventory: spans.filter((span) => span.service === 'inventory' && span.name === 'query-stock-db').length,
+  };
+}
+
+/** GET /api/traces/<id> as TraceEvidence; undefined while Tempo does not know the trace (404). */
+export async function tempoTraceEvidence(tempo: string, traceId: string): Promise<TraceEvidence | undefined> {
+  const spans = await tempoTrace(tempo, traceId);
+  return spans ? traceEvidence(traceId, spans) : undefined;
+}
