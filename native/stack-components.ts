@@ -1,0 +1,162 @@
+// What the native stack runs, and how: the port plan, the components with their command lines and
+// environment, and the Prometheus configuration they need. The very config files docker compose
+// uses; only ports and hostnames differ, and only through the environment variables those files
+// read. native/stack.ts starts and stops them.
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findTool, repoRoot, toolPath } from './tools.ts';
+
+export const stateDir = join(repoRoot, '.stack');
+export const dataDir = join(stateDir, 'data');
+
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+/** The native port plan: compose's ports, except Tempo's OTLP ports, which the Collector owns here. */
+export const ports = {
+  order: port('ORDER_PORT', 8080),
+  inventory: port('INVENTORY_PORT', 8081),
+  pricing: port('PRICING_PORT', 8082),
+  collectorGrpc: port('OTELCOL_OTLP_GRPC_PORT', 4317),
+  collectorHttp: port('OTELCOL_OTLP_HTTP_PORT', 4318),
+  collectorHealth: port('OTELCOL_HEALTH_PORT', 13133),
+  collectorMetrics: port('OTELCOL_METRICS_PORT', 8888),
+  tempoHttp: port('TEMPO_HTTP_PORT', 3200),
+  tempoGrpc: port('TEMPO_GRPC_PORT', 9095),
+  tempoOtlpGrpc: port('TEMPO_OTLP_GRPC_PORT', 4417),
+  tempoOtlpHttp: port('TEMPO_OTLP_HTTP_PORT', 4418),
+  prometheus: port('PROMETHEUS_PORT', 9090),
+  k6Api: port('K6_API_PORT', 6565),
+};
+
+export const urls = {
+  order: `http://127.0.0.1:${ports.order}`,
+  inventory: `http://127.0.0.1:${ports.inventory}`,
+  pricing: `http://127.0.0.1:${ports.pricing}`,
+  prometheus: `http://127.0.0.1:${ports.prometheus}`,
+  tempo: `http://127.0.0.1:${ports.tempoHttp}`,
+  collectorHealth: `http://127.0.0.1:${ports.collectorHealth}`,
+  collectorMetrics: `http://127.0.0.1:${ports.collectorMetrics}/metrics`,
+  collectorOtlpHttp: `http://127.0.0.1:${ports.collectorHttp}`,
+};
+
+export interface Component {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** A URL that answers 2xx once the component is ready. */
+  readyUrl: string;
+}
+
+export interface ComponentOptions {
+  /** Extra environment for the three services, e.g. SLOW_PATH_RATE for a quick test. */
+  serviceEnv?: Record<string, string>;
+  /** The sampling profile: otel-collector/sampling.yaml over config.yaml, Tempo's generator off. */
+  sampling?: boolean;
+  /** k6's background scenario, the light traffic docker compose runs from the start. */
+  traffic?: boolean;
+}
+
+/** Is native Tempo built? (`npm run tools` says why when it is not; see native/build-tools.sh.) */
+export function tempoAvailable(): boolean {
+  return findTool('tempo') !== undefined;
+}
+
+/** The components in start order: backends, Collector, services (callees first), then the load. */
+export function components(options: ComponentOptions = {}): Component[] {
+  const serviceEnv = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.collectorGrpc}`,
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=native',
+    ...options.serviceEnv,
+  };
+  const service = (name: 'order' | 'inventory' | 'pricing', env: Record<string, string> = {}): Component => ({
+    name,
+    command: process.execPath,
+    args: ['--import', '@spike-to-trace/shared/instrument.ts', `services/${name}/src/main.ts`],
+    env: { ...serviceEnv, PORT: String(ports[name]), ...env },
+    readyUrl: `${urls[name]}/healthz`,
+  });
+  const collectorConfigs = ['otel-collector/config.yaml', ...(options.sampling ? ['otel-collector/sampling.yaml'] : [])];
+  const list: Component[] = [
+    {
+      name: 'prometheus',
+      command: toolPath('prometheus'),
+      args: [
+        `--config.file=${join(stateDir, 'prometheus', 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dataDir, 'prometheus')}`,
+        `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+        '--enable-feature=exemplar-storage',
+        '--web.enable-remote-write-receiver',
+      ],
+      readyUrl: `${urls.prometheus}/-/ready`,
+    },
+  ];
+  if (tempoAvailable()) {
+    list.push({
+      name: 'tempo',
+      command: toolPath('tempo'),
+      args: [`-config.file=${join(repoRoot, 'tempo/tempo.yaml')}`, '-config.expand-env=true'],
+      env: {
+        TEMPO_HTTP_PORT: String(ports.tempoHttp),
+        TEMPO_GRPC_PORT: String(ports.tempoGrpc),
+        TEMPO_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
+        TEMPO_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpHttp}`,
+        TEMPO_DATA_DIR: join(dataDir, 'tempo'),
+        PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
+        ...(options.sampling ? { TEMPO_METRICS_GENERATOR_PROCESSORS: '[]' } : {}),
+      },
+      readyUrl: `${urls.tempo}/ready`,
+    });
+  }
+  list.push(
+    {
+      name: 'otel-collector',
+      command: toolPath('otelcol'),
+      args: collectorConfigs.map((file) => `--config=${join(repoRoot, file)}`),
+      env: {
+        OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.collectorGrpc}`,
+        OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.collectorHttp}`,
+        OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.collectorHealth}`,
+        OTELCOL_METRICS_HOST: '127.0.0.1',
+        OTELCOL_METRICS_PORT: String(ports.collectorMetrics),
+        TEMPO_OTLP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
+        PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
+      },
+      readyUrl: `${urls.collectorHealth}/`,
+    },
+    service('pricing'),
+    service('inventory'),
+    service('order', { INVENTORY_URL: urls.inventory, PRICING_URL: urls.pricing }),
+  );
+  if (options.traffic) {
+    // As the compose k6 service runs it: the background scenario, its REST API as the readiness probe.
+    list.push({
+      name: 'k6',
+      command: toolPath('k6'),
+      args: ['run', '--address', `127.0.0.1:${ports.k6Api}`, '-o', 'experimental-prometheus-rw', 'loadgen/main.js'],
+      env: {
+        SCENARIO: 'background',
+        ORDER_URL: urls.order,
+        K6_PROMETHEUS_RW_SERVER_URL: `${urls.prometheus}/api/v1/write`,
+        K6_PROMETHEUS_RW_TREND_STATS: 'p(50),p(95),p(99),max',
+        K6_NO_USAGE_REPORT: 'true',
+      },
+      readyUrl: `http://127.0.0.1:${ports.k6Api}/v1/status`,
+    });
+  }
+  return list;
+}
+
+/**
+ * Prometheus has no environment expansion, so its scrape targets are file_sd files: compose uses
+ * the committed ones (container hostnames); natively we copy the folder unchanged and write the
+ * localhost targets next to it.
+ */
+export function preparePrometheusConfig(): void {
+  const target = join(stateDir, 'prometheus');
+  rmSync(target, { recursive: true, force: true });
+  cpSync(join(repoRoot, 'prometheus'), target, { recursive: true });
+  mkdirSync(join(target, 'targets'), { recursive: true });
+  writeFileSync(join(target, 'targets/otel-collector.yml'), `- targets: ['127.0.0.1:${ports.collectorMetrics}']\n`);
+  writeFileSync(join(target, 'targets/tempo.yml'), `- targets: ['127.0.0.1:${ports.tempoHttp}']\n`);
+}
