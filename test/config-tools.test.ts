@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { describeRun, findTool, pinnedVersions, repoRoot, requireTool, run, tempoSkipReason } from '../native/tools.ts';
 
 const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
+const SAMPLING_OVERLAY = 'otel-collector/sampling.yaml';
 const BUILDER_MANIFEST = 'otel-collector/builder-config.yaml';
 const COMPONENT_KINDS = ['receivers', 'processors', 'exporters', 'extensions', 'connectors'] as const;
 type Kind = (typeof COMPONENT_KINDS)[number];
@@ -72,10 +73,28 @@ function binaryComponents(text: string): Record<Kind, Map<string, string>> {
 const sorted = (values: Iterable<string>): string[] => [...values].sort();
 
 describe('OpenTelemetry Collector', () => {
-  test('otelcol validate accepts otel-collector/config.yaml', async () => {
+  test('otelcol validate accepts otel-collector/config.yaml, alone and with the sampling overlay', async () => {
     const otelcol = requireTool('otelcol');
     const result = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`]);
     assert.equal(result.code, 0, describeRun('otelcol validate', result));
+    const sampling = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`, `--config=${SAMPLING_OVERLAY}`]);
+    assert.equal(sampling.code, 0, describeRun('otelcol validate with sampling.yaml', sampling));
+  });
+
+  test('the sampling overlay only adds: it keeps every pipeline of config.yaml and its exporters', async () => {
+    const otelcol = requireTool('otelcol');
+    // print-config shows the merged configuration the Collector would run.
+    const merged = await run(otelcol, ['print-config', `--config=${COLLECTOR_CONFIG}`, `--config=${SAMPLING_OVERLAY}`]);
+    assert.equal(merged.code, 0, describeRun('otelcol print-config', merged));
+    const config = parseYaml(merged.stdout) as { service: { pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> } };
+    const base = parseYaml(read(COLLECTOR_CONFIG)) as typeof config;
+    for (const [name, pipeline] of Object.entries(base.service.pipelines)) {
+      assert.deepEqual(config.service.pipelines[name]?.exporters, pipeline.exporters, `${name} keeps its exporters`);
+    }
+    const { traces, metrics } = config.service.pipelines;
+    assert.deepEqual(traces!.processors, ['memory_limiter', 'tail_sampling', 'batch']);
+    assert.deepEqual(config.service.pipelines['traces/all']!.exporters, ['span_metrics', 'service_graph']);
+    assert.deepEqual(metrics!.receivers, ['otlp', 'span_metrics', 'service_graph']);
   });
 
   test('the config takes its addresses and debug verbosity from the environment', async () => {
@@ -112,9 +131,13 @@ describe('OpenTelemetry Collector', () => {
     }
   });
 
-  test('the builder manifest lists exactly the components config.yaml uses', async () => {
+  test('the builder manifest lists exactly the components config.yaml and sampling.yaml use', async () => {
     const otelcol = requireTool('otelcol');
-    const used = configComponentTypes(read(COLLECTOR_CONFIG));
+    const used = emptyKinds();
+    for (const file of [COLLECTOR_CONFIG, SAMPLING_OVERLAY]) {
+      const types = configComponentTypes(read(file));
+      for (const kind of COMPONENT_KINDS) for (const type of types[kind]) used[kind].add(type);
+    }
     const { modules } = manifestModules(read(BUILDER_MANIFEST));
     // The binary says which component type each module provides (otlpexporter is otlp_grpc, ...).
     const result = await run(otelcol, ['components']);
@@ -131,7 +154,7 @@ describe('OpenTelemetry Collector', () => {
       assert.deepEqual(
         sorted(built[kind].keys()),
         sorted(used[kind]),
-        `${BUILDER_MANIFEST} should list exactly the ${kind} that ${COLLECTOR_CONFIG} defines`,
+        `${BUILDER_MANIFEST} should list exactly the ${kind} that ${COLLECTOR_CONFIG} and ${SAMPLING_OVERLAY} define`,
       );
     }
     // Sanity check of the parsing: the pipelines' components are all there.
@@ -179,8 +202,9 @@ describe('Tempo', () => {
     const protocols = tempoConfig['distributor']?.['receivers']?.['otlp']?.['protocols'] ?? {};
     assert.equal(protocols.grpc?.endpoint, '${TEMPO_OTLP_GRPC_ENDPOINT:-0.0.0.0:4317}');
     assert.equal(protocols.http?.endpoint, '${TEMPO_OTLP_HTTP_ENDPOINT:-0.0.0.0:4318}');
-    // In 3.x the processors are enabled per tenant (overrides), not in the metrics_generator block.
-    assert.deepEqual([...(tempoConfig['overrides']?.['defaults']?.['metrics_generator']?.['processors'] ?? [])].sort(), ['service-graphs', 'span-metrics']);
+    // In 3.x the processors are enabled per tenant (overrides), not in the metrics_generator block;
+    // the sampling profile empties the list through the environment.
+    assert.equal(tempoConfig['overrides']?.['defaults']?.['metrics_generator']?.['processors'], '${TEMPO_METRICS_GENERATOR_PROCESSORS:-[service-graphs, span-metrics]}');
     const remoteWrite = tempoConfig['metrics_generator']?.['storage']?.['remote_write'] ?? [];
     assert.equal(remoteWrite.length, 1);
     assert.equal(remoteWrite[0].url, '${PROMETHEUS_REMOTE_WRITE_URL:-http://prometheus:9090/api/v1/write}');
@@ -195,6 +219,7 @@ describe('Tempo', () => {
       ['TEMPO_OTLP_HTTP_ENDPOINT', '0.0.0.0:4318'],
       ['TEMPO_DATA_DIR', '/var/tempo'],
       ['PROMETHEUS_REMOTE_WRITE_URL', 'http://prometheus:9090/api/v1/write'],
+      ['TEMPO_METRICS_GENERATOR_PROCESSORS', '[service-graphs, span-metrics]'],
     ]);
     const header = tempoText.slice(0, tempoText.search(/^[a-z]/m));
     const used = new Set<string>();
