@@ -3,7 +3,7 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { AddressInfo } from 'node:net';
-import { requestDurationMiddleware } from './request-metrics.ts';
+import { noteArrival, requestDurationMiddleware } from './request-metrics.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
 /** An error whose message is safe to show to the client, with the status to answer. */
@@ -144,6 +144,8 @@ export function serve(app: Express, options: { name: string; port: number; host?
       console.log(`${options.name} listening on port ${port}`);
       resolve(port);
     });
+    // First among the request listeners: the request's arrival, from which its duration is timed.
+    server.prependListener('request', noteArrival);
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;

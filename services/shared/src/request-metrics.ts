@@ -3,13 +3,17 @@
 // with http.request.method, http.route and http.response.status_code, and an exemplar per bucket
 // that points at the request's trace.
 //
-// - The duration is timed here, with performance.now(), from entry to the response's 'finish'.
+// - The duration is timed with performance.now(), from the request's arrival to the response's
+//   'close', the interval of the http instrumentation's server span, so span metrics agree with the
+//   histogram: serve() notes the arrival on the server's 'request' event (noteArrival), where the
+//   span starts (elsewhere, a test's own server, timing starts here), and this middleware's 'close'
+//   listener is put first, before the one that ends the span, so the span is still open when the
+//   histogram marks it as an exemplar.
 // - The exemplar points at the request's HTTP server span, taken when the request ENTERS the
-//   middleware: the 'finish' callback runs in whatever context emitted the event. The http
+//   middleware: the 'close' callback runs in whatever context emitted the event. The http
 //   instrumentation publishes its server span in the context as RPC metadata; that one is used,
 //   because the express instrumentation may make a span of its own the active one while this
-//   middleware runs. Without RPC metadata the active span is used. The server span ends on the
-//   response's 'close', after 'finish', so it is still open when the histogram marks it.
+//   middleware runs. Without RPC metadata the active span is used.
 // - http.route is the express route template (req.baseUrl + req.route.path), read when the
 //   response has finished; requests no route matched (404s, for instance) get "unmatched", so
 //   raw URLs never become label values. A route in a mounted router whose error is answered by an
@@ -21,6 +25,7 @@
 import { context, trace, type Histogram } from "@opentelemetry/api";
 import { getRPCMetadata } from "@opentelemetry/core";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { IncomingMessage } from "node:http";
 import { createHistogram } from "./telemetry.ts";
 
 export const HTTP_REQUEST_DURATION = "http.request.duration";
@@ -75,6 +80,13 @@ function routeOf(req: Request): string {
  * Express middleware recording `http.request.duration` (seconds) with exemplars. Mount it first,
  * before any router, so the duration covers the whole request.
  */
+const arrivals = new WeakMap<IncomingMessage, number>();
+
+/** Notes when a request arrived at the server, before express ran (a 'request' listener). */
+export function noteArrival(req: IncomingMessage): void {
+  arrivals.set(req, performance.now());
+}
+
 export function requestDurationMiddleware(options: RequestDurationOptions = {}): RequestHandler {
   const excluded = new Set(options.excludePaths ?? DEFAULT_EXCLUDED_PATHS);
   let histogram = options.histogram;
@@ -84,11 +96,12 @@ export function requestDurationMiddleware(options: RequestDurationOptions = {}):
       next();
       return;
     }
-    const start = performance.now();
+    const start = arrivals.get(req) ?? performance.now();
     const active = context.active();
     const serverSpan = getRPCMetadata(active)?.span;
     const requestContext = serverSpan === undefined ? active : trace.setSpan(active, serverSpan);
-    res.once("finish", () => {
+    res.prependOnceListener("close", () => {
+      if (!res.writableFinished) return; // the client went away before the response was complete
       histogram ??= createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
       const attributes = { "http.request.method": methodOf(req), "http.route": routeOf(req), "http.response.status_code": res.statusCode };
       histogram.record((performance.now() - start) / 1000, attributes, requestContext);
