@@ -1,5 +1,6 @@
 // Small clients for the APIs the end-to-end test and the benchmarks assert on: Prometheus's HTTP
 // API, Tempo's trace API and the Collector's own metrics.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface PromSample {
   metric: Record<string, string>;
@@ -237,4 +238,43 @@ export function traceEvidence(traceId: string, spans: TempoSpan[]): TraceEvidenc
 export async function tempoTraceEvidence(tempo: string, traceId: string): Promise<TraceEvidence | undefined> {
   const spans = await tempoTrace(tempo, traceId);
   return spans ? traceEvidence(traceId, spans) : undefined;
+}
+
+/** What became of the exemplars of a window: how many there were, and which traces Tempo lacks. */
+export interface ExemplarResolvability {
+  total: number;
+  resolved: number;
+  /** Trace ids of the exemplars Tempo does not return ("trace not found" in Grafana). */
+  dead: string[];
+}
+
+/**
+ * The trace ids Tempo does not return. Traces reach Tempo seconds after their request (export
+ * batching, the tail sampler's decision wait): the ones not found, or whose lookup failed, are asked
+ * again every 2 s until `waitMs` has passed (all of them together, so a list full of dead links
+ * costs waitMs, not waitMs per link), at most 16 lookups at a time.
+ */
+export async function missingTraces(tempo: string, traceIds: readonly string[], waitMs = 30_000): Promise<string[]> {
+  let missing = [...new Set(traceIds)];
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const stillMissing: string[] = [];
+    for (let i = 0; i < missing.length; i += 16) {
+      const batch = missing.slice(i, i + 16);
+      const found = await Promise.all(batch.map((id) => tempoTrace(tempo, id).catch(() => undefined)));
+      stillMissing.push(...batch.filter((_, j) => !found[j]));
+    }
+    missing = stillMissing;
+    if (missing.length === 0 || Date.now() >= deadline) return missing;
+    await sleep(2000);
+  }
+}
+
+/** Every exemplar of the services' request-duration histogram between start and end (Unix s), each looked up in Tempo. */
+export async function exemplarResolvability(prometheus: string, tempo: string, start: number, end: number, waitMs = 30_000): Promise<ExemplarResolvability> {
+  const series = await promExemplars(prometheus, `${REQUEST_DURATION_HISTOGRAM}_bucket`, start, end);
+  const traceIds = series.flatMap((s) => s.exemplars.map((e) => e.labels.trace_id ?? '')).filter(Boolean);
+  const missing = new Set(await missingTraces(tempo, traceIds, waitMs));
+  const dead = traceIds.filter((id) => missing.has(id));
+  return { total: traceIds.length, resolved: traceIds.length - dead.length, dead };
 }

@@ -103,11 +103,19 @@ export async function stackDown(options: { log?: (line: string) => void } = {}):
   }
 }
 
+/** The running components and their process ids. */
+export function componentPids(): Record<string, number> {
+  if (!existsSync(pidDir)) return {};
+  const pids: Record<string, number> = {};
+  for (const file of readdirSync(pidDir)) {
+    const pid = Number(readFileSync(join(pidDir, file), 'utf8'));
+    if (isAlive(pid)) pids[file.replace(/\.pid$/, '')] = pid;
+  }
+  return pids;
+}
+
 export function runningComponents(): string[] {
-  if (!existsSync(pidDir)) return [];
-  return readdirSync(pidDir)
-    .filter((file) => isAlive(Number(readFileSync(join(pidDir, file), 'utf8'))))
-    .map((file) => file.replace(/\.pid$/, ''));
+  return Object.keys(componentPids());
 }
 
 function isAlive(pid: number): boolean {

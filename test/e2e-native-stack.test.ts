@@ -3,89 +3,43 @@
 // error-path orders, then assertions on what Prometheus and Tempo themselves return (including the
 // TraceQL of the workshop and of the dashboards). Prints its figures.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stackDown, stackUp, urls } from '../native/stack.ts';
-import { repoRoot, tempoSkipReason } from '../native/tools.ts';
+import { tempoSkipReason } from '../native/tools.ts';
 import { dashboardPromQueries, dashboardTraceQLQueries, provisionedExemplarLabels } from './support/dashboards.ts';
 import { eventually } from './support/eventually.ts';
-import { assertFlowed, promExemplars, promQuery, telemetryCounters, tempoSearch, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
-import { newTraceparent } from '../loadgen/lib/traceparent.js';
-import { startLoad } from '../loadgen/run.ts';
+import { runK6, sendOwnTracedRequests, type K6Run, type KnownTrace } from './support/traffic.ts';
+import {
+  assertFlowed,
+  exemplarResolvability,
+  promExemplars,
+  promQuery,
+  telemetryCounters,
+  tempoSearch,
+  tempoTrace,
+  type PromExemplarSeries,
+  type TempoSpan,
+} from '../native/stack-apis.ts';
 
 const K6_RATE = 25; // requests per second
 const K6_DURATION_S = 40;
 const SLOW_PATH_RATE = 0.1; // raised from 2 % so that slow requests show up within seconds
 const SLOW_PATH_DELAY_MS = 3000;
+const SLOW_MS = SLOW_PATH_DELAY_MS * 0.9;
 const HISTOGRAM = 'http_request_duration_seconds';
 const FIRST_RESOLVABLE_EXEMPLAR_MAX_MS = 20_000;
 const withoutTempo = tempoSkipReason();
 
-/** A request whose trace id the test knows: its own, or one k6 logged. */
-interface KnownTrace {
-  traceId: string;
-  /** Sent to an order id above 9999: pricing answers 500, order 502. */
-  error: boolean;
-  /** Took the slow path (answered in more than 90 % of the slow-path delay). */
-  slow: boolean;
-}
-
 const figures: Record<string, string> = {};
 let startedAt = 0; // seconds, Prometheus time
 let healthyAt = 0; // ms
-let k6Summary: { exitCode: number; requestsPerSecond: number; requests: number } | undefined;
-const ownTraces: KnownTrace[] = [];
+let k6: K6Run | undefined;
+let ownTraces: KnownTrace[] = [];
 /** k6's requests, from the traceparent it generated and logged (LOG_TRACE_IDS). */
 let k6Traces: KnownTrace[] = [];
 let firstResolvableExemplarMs: number | undefined;
 let firstExemplarMs: number | undefined;
-
-async function runK6(): Promise<void> {
-  const outDir = join(repoRoot, '.stack', 'e2e');
-  mkdirSync(outDir, { recursive: true });
-  const summaryFile = join(outDir, 'k6-summary.json');
-  const load = await startLoad({
-    scenario: 'steady',
-    orderUrl: urls.order,
-    prometheusUrl: urls.prometheus,
-    env: { RATE: String(K6_RATE), DURATION: `${K6_DURATION_S}s`, LOG_TRACE_IDS: '1' },
-    k6Args: ['--quiet', '--summary-export', summaryFile],
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  assert.ok(load.invocation.remoteWriteUrl, 'k6 should remote write to the stack\'s Prometheus');
-  let stderr = '';
-  load.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exitCode = await load.exited;
-  k6Traces = [...stderr.matchAll(/trace_id=([0-9a-f]{32}) order=\d+ flow=(valid|error_path) status=(\d+) ms=(\d+)/g)].map((match) => ({
-    traceId: match[1]!,
-    error: match[2] === 'error_path',
-    slow: Number(match[4]) > SLOW_PATH_DELAY_MS * 0.9,
-  }));
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
-  k6Summary = { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count };
-  // 99 means a threshold failed: the slow path is raised far above its usual 2 % here on purpose.
-  assert.ok(exitCode === 0 || exitCode === 99, `k6 failed with exit code ${exitCode}:\n${stderr.slice(-2000)}`);
-  assert.ok(k6Traces.length > 100, `k6 logged only ${k6Traces.length} trace ids`);
-}
-
-/**
- * The test's own requests, with trace ids it chose, so it knows which traces to look up in Tempo:
- * valid orders until three took the slow path, and five orders for items pricing does not know.
- */
-async function sendOwnTracedRequests(): Promise<void> {
-  const send = async (orderId: number, expectedStatus: number) => {
-    const { traceId, header } = newTraceparent();
-    const started = performance.now();
-    const response = await fetch(`${urls.order}/orders/${orderId}`, { headers: { traceparent: header, 'x-user-id': 'e2e' } });
-    assert.equal(response.status, expectedStatus);
-    await response.arrayBuffer();
-    ownTraces.push({ traceId, error: expectedStatus !== 200, slow: performance.now() - started > SLOW_PATH_DELAY_MS * 0.9 });
-  };
-  for (let i = 0; i < 5; i++) await send(10_000 + i, 502);
-  for (let i = 0; i < 200 && ownTraces.filter((t) => t.slow).length < 3; i++) await send(100 + i, 200);
-}
 
 /** Watches for the first exemplar in Prometheus, and the first one whose trace Tempo returns. */
 async function watchFirstExemplars(until: Promise<unknown>): Promise<void> {
@@ -118,14 +72,17 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
       log: (line) => console.log(`  ${line}`),
     });
     healthyAt = Date.now();
-    const traffic = Promise.all([runK6(), sendOwnTracedRequests()]);
+    const traffic = Promise.all([
+      runK6({ rate: K6_RATE, seconds: K6_DURATION_S, slowMs: SLOW_MS }).then((run) => ((k6 = run), (k6Traces = run.traces))),
+      sendOwnTracedRequests(SLOW_MS).then((traces) => (ownTraces = traces)),
+    ]);
     await Promise.all([traffic, watchFirstExemplars(traffic)]);
     // One more export interval (5 s) plus ingest, so the last requests are in Prometheus too.
     await sleep(8000);
   });
 
   after(async () => {
-    figures['k6 requests per second'] = k6Summary ? `${k6Summary.requestsPerSecond.toFixed(1)} (${k6Summary.requests} requests, exit ${k6Summary.exitCode})` : 'n/a';
+    figures['k6 requests per second'] = k6 ? `${k6.requestsPerSecond.toFixed(1)} (${k6.requests} requests, exit ${k6.exitCode})` : 'n/a';
     figures['first exemplar in Prometheus after healthy'] = firstExemplarMs === undefined ? 'never' : `${(firstExemplarMs / 1000).toFixed(1)} s`;
     figures['first resolvable exemplar after healthy'] = withoutTempo ? 'n/a (no Tempo)' : firstResolvableExemplarMs === undefined ? 'never' : `${(firstResolvableExemplarMs / 1000).toFixed(1)} s`;
     await stackDown({ log: () => undefined });
@@ -169,17 +126,12 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
     });
 
     test('every exemplar resolves in Tempo, and the slowest one shows the N+1', { skip: withoutTempo }, async () => {
-      const exemplars = series.flatMap((s) => s.exemplars.map((e) => ({ traceId: e.labels.trace_id!, value: Number(e.value), job: s.seriesLabels.job })));
-      let resolved = 0;
-      const unresolved: string[] = [];
-      for (const exemplar of exemplars) {
-        const spans = await eventually(() => tempoTrace(urls.tempo, exemplar.traceId), `trace ${exemplar.traceId} in Tempo`, 30_000, 1000).catch(() => undefined);
-        if (spans) resolved++;
-        else unresolved.push(exemplar.traceId);
-      }
-      figures['exemplar resolvability'] = `${((100 * resolved) / exemplars.length).toFixed(1)} % of ${exemplars.length}`;
-      assert.deepEqual(unresolved, [], 'exemplars whose trace Tempo does not return');
+      const { total, resolved, dead } = await exemplarResolvability(urls.prometheus, urls.tempo, startedAt, Date.now() / 1000);
+      figures['exemplar resolvability'] = `${((100 * resolved) / total).toFixed(1)} % of ${total}`;
+      assert.ok(total > 0);
+      assert.deepEqual(dead, [], 'exemplars whose trace Tempo does not return');
 
+      const exemplars = series.flatMap((s) => s.exemplars.map((e) => ({ traceId: e.labels.trace_id!, value: Number(e.value), job: s.seriesLabels.job })));
       const slowest = exemplars.filter((e) => e.job === 'inventory').sort((a, b) => b.value - a.value)[0]!;
       const spans = (await tempoTrace(urls.tempo, slowest.traceId))!;
       const queries = spans.filter((span) => span.service === 'inventory' && span.name === 'query-stock-db');

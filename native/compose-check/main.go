@@ -2,13 +2,14 @@
 // does, with the same parser: github.com/compose-spec/compose-go/v2, the library Docker Compose is
 // built on. It prints the resolved project as JSON on stdout, or the error on stderr and exits 1.
 //
-//	compose-check DIR
+//	compose-check DIR [FILE...]
 //
-// DIR is the project directory. As with `docker compose --project-directory DIR config`:
+// DIR is the project directory. As with `docker compose --project-directory DIR [-f FILE...] config`:
 //
-//   - the Compose file is found in DIR by the default names (compose.yaml, compose.yml,
-//     docker-compose.yml, docker-compose.yaml, then any override file), searching the parent
-//     directories when DIR has none;
+//   - the Compose files are the FILEs, relative to DIR, merged in order; without any, the Compose
+//     file is found in DIR by the default names (compose.yaml, compose.yml, docker-compose.yml,
+//     docker-compose.yaml, then any override file), searching the parent directories when DIR has
+//     none;
 //   - DIR/.env, when present, provides the variables for interpolation;
 //   - the project name comes from the file's `name:` (else from COMPOSE_PROJECT_NAME in .env, else
 //     from the directory name);
@@ -34,17 +35,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 || os.Args[1] == "" || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: compose-check DIR   (prints the resolved Compose project of DIR as JSON)")
+	if len(os.Args) < 2 || os.Args[1] == "" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+		fmt.Fprintln(os.Stderr, "usage: compose-check DIR [FILE...]   (prints the resolved Compose project of DIR as JSON)")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), os.Args[1], os.Stdout); err != nil {
+	if err := run(context.Background(), os.Args[1], os.Args[2:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "compose-check:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dir string, out io.Writer) error {
+func run(ctx context.Context, dir string, files []string, out io.Writer) error {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return err
@@ -63,9 +64,14 @@ func run(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 
+	var configs []string
+	for _, file := range files {
+		configs = append(configs, filepath.Join(dir, file))
+	}
+
 	// The options of docker compose's `config` command and its project loading, in its order,
-	// minus cli.WithOsEnv (and the process's PWD).
-	options, err := cli.NewProjectOptions(nil,
+	// minus cli.WithOsEnv (and the process's PWD). WithDefaultConfigPath applies only without -f.
+	options, err := cli.NewProjectOptions(configs,
 		cli.WithInterpolation(true),
 		cli.WithResolvedPaths(true),
 		cli.WithNormalization(true),

@@ -5,9 +5,10 @@
 // own metrics and /proc.
 //
 //   npm run bench:load                    (BENCH_RATES=100,200,300,500,700,850,1000 BENCH_STEP_SECONDS=30)
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
+import { componentPids, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
+import { rssMiB } from './proc.ts';
 import { repoRoot } from '../../native/tools.ts';
 import { telemetryCounters } from '../../native/stack-apis.ts';
 import { startLoad } from '../../loadgen/run.ts';
@@ -22,20 +23,9 @@ async function lossCounters(): Promise<Record<string, number>> {
   return (await telemetryCounters(backends)).losses;
 }
 
-/** VmRSS of each process the stack started (pid files in .stack/pids), in MiB. */
+/** VmRSS of each process the stack started, in MiB. */
 function stackRssMiB(): Record<string, number> {
-  const pidDir = join(repoRoot, '.stack', 'pids');
-  const rss: Record<string, number> = {};
-  for (const file of readdirSync(pidDir)) {
-    const pid = readFileSync(join(pidDir, file), 'utf8').trim();
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      rss[file.replace(/\.pid$/, '')] = Number(match?.[1] ?? 0) / 1024;
-    } catch {
-      // process gone
-    }
-  }
-  return rss;
+  return Object.fromEntries(Object.entries(componentPids()).map(([name, pid]) => [name, rssMiB(pid)]));
 }
 
 const total = (rss: Record<string, number>) => Object.values(rss).reduce((sum, value) => sum + value, 0);
