@@ -77,13 +77,27 @@ describe('a request to order', () => {
       assert.equal(span.parentSpanId, details.spanId, `${name} should be a child of fetch-order-details`);
     }
 
-    // Auto-instrumentation sees express in these ES modules: route spans exist in every service.
-    for (const service of ['order', 'inventory', 'pricing']) {
-      assert.ok(
-        spans.some((span) => span.service === service && span.scope === '@opentelemetry/instrumentation-express'),
-        `no express spans from ${service}: the ESM loader hook is not working`,
-      );
+    // The instrumentations see express in these ES modules: only the express instrumentation can
+    // give the HTTP server span its route template (without the ESM loader hook it is "GET").
+    for (const [service, route] of [['order', '/orders/:id'], ['inventory', '/stock/:id'], ['pricing', '/price/:id']] as const) {
+      const server = spans.find((span) => span.service === service && span.kind === SpanKind.SERVER);
+      assert.equal(server?.attributes['http.route'], route, `${service}'s server span has no route: the ESM loader hook is not working`);
+      assert.equal(server?.name, `GET ${route}`);
     }
+    // The spans a reader needs, and no others (no express middleware, router or handler spans).
+    assert.deepEqual(spans.map((span) => `${span.service} ${span.name}`).sort(), [
+      'inventory GET /stock/:id',
+      'inventory get-stock',
+      'inventory query-stock-db',
+      'order GET',
+      'order GET',
+      'order GET /orders/:id',
+      'order calculate-price',
+      'order check-inventory',
+      'order fetch-order-details',
+      'pricing GET /price/:id',
+      'pricing lookup-price',
+    ]);
 
     // traceparent propagation: each downstream server span's parent is one of order's client spans.
     const orderClientSpans = spans.filter((span) => span.service === 'order' && span.kind === SpanKind.CLIENT);

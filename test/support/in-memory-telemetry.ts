@@ -1,11 +1,11 @@
 // Test preload: `node --import ./test/support/in-memory-telemetry.ts services/<s>/src/main.ts`.
-// The service runs for real, with the project's own telemetry setup and the same ESM loader hook
-// as services/shared/src/instrument.ts, but its spans go to an in-memory exporter and its metrics
+// The service runs for real, with the project's own telemetry setup and ESM loader hook (as
+// services/shared/src/instrument.ts has them), but its spans go to an in-memory exporter and its metrics
 // to a reader that collects only when asked; the test reads both over the child-process IPC channel
 // (metrics as the OTLP bytes the exemplar exporter would send).
-import { register } from 'node:module';
+import { registerLoaderHook } from '../../services/shared/src/loader-hook.ts';
 
-register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+registerLoaderHook();
 
 const { startTelemetry, serviceIdentityOf } = await import('../../services/shared/src/telemetry.ts');
 const { createExemplarSerializer } = await import('../../services/shared/src/exemplars/index.ts');

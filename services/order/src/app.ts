@@ -1,4 +1,5 @@
-import { createServiceApp, fetchJson, parseId } from '@spike-to-trace/shared/http.ts';
+import { getJson } from '@spike-to-trace/shared/http-client.ts';
+import { createServiceApp, parseId } from '@spike-to-trace/shared/http.ts';
 import { inSpan } from '@spike-to-trace/shared/tracing.ts';
 import type { Express } from 'express';
 
@@ -39,10 +40,10 @@ export function createOrderApp(config: OrderConfig): Express {
         // which of them was slow.
         const [stock, price] = await Promise.all([
           inSpan(TRACER, 'check-inventory', { 'order.id': orderId }, () =>
-            fetchJson<Stock>('inventory', `${config.inventoryUrl}/stock/${itemId}`, { timeoutMs: config.downstreamTimeoutMs }),
+            getJson<Stock>('inventory', `${config.inventoryUrl}/stock/${itemId}`, { timeoutMs: config.downstreamTimeoutMs }),
           ),
           inSpan(TRACER, 'calculate-price', { 'order.id': orderId }, () =>
-            fetchJson<Price>('pricing', `${config.pricingUrl}/price/${itemId}`, { timeoutMs: config.downstreamTimeoutMs }),
+            getJson<Price>('pricing', `${config.pricingUrl}/price/${itemId}`, { timeoutMs: config.downstreamTimeoutMs }),
           ),
         ]);
         const total = Math.round(price.unitPrice * quantity * 100) / 100;

@@ -1,10 +1,11 @@
 // HTTP plumbing the three services share: the express app skeleton (health, JSON errors, request
-// metrics), input validation, the outbound JSON client with a timeout, and graceful shutdown.
+// metrics), input validation, configuration from the environment, and graceful shutdown. Calls to
+// other services: http-client.ts.
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import { noteArrival, requestDurationMiddleware } from './request-metrics.ts';
-import { shutdownTelemetry } from './telemetry.ts';
+import { runShutdownHooks } from './shutdown.ts';
 
 /** An error whose message is safe to show to the client, with the status to answer. */
 export class HttpError extends Error {
@@ -13,15 +14,6 @@ export class HttpError extends Error {
     super(message);
     this.name = 'HttpError';
     this.status = status;
-  }
-}
-
-/** A call to another service failed: 502 when it answered badly or not at all, 504 on timeout. */
-export class DownstreamError extends HttpError {
-  constructor(status: 502 | 504, message: string, options?: { cause?: unknown }) {
-    super(status, message);
-    this.name = 'DownstreamError';
-    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 
@@ -83,42 +75,6 @@ function describeError(err: unknown): { status: number; message: string } {
   return { status: 500, message: 'internal error' };
 }
 
-/**
- * GET a JSON document from another service. Every call has a deadline; failures become a
- * DownstreamError (502, or 504 on timeout) that names the service, so the caller's route answers
- * with a clear gateway error instead of hanging or crashing.
- */
-export async function fetchJson<T>(service: string, url: string, options: { timeoutMs: number; headers?: Record<string, string> }): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: options.headers, signal: AbortSignal.timeout(options.timeoutMs) });
-  } catch (error) {
-    if (error instanceof DOMException && error.name === 'TimeoutError') {
-      throw new DownstreamError(504, `${service} did not answer within ${options.timeoutMs} ms`, { cause: error });
-    }
-    throw new DownstreamError(502, `${service} is unreachable`, { cause: error });
-  }
-  const text = await response.text().catch(() => '');
-  if (!response.ok) {
-    throw new DownstreamError(502, `${service} answered ${response.status}: ${errorMessageOf(text)}`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new DownstreamError(502, `${service} answered with invalid JSON`, { cause: error });
-  }
-}
-
-function errorMessageOf(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return body.slice(0, 200) || '(empty body)';
-}
-
 /** Reads a port or duration from the environment, rejecting anything that is not a whole number. */
 export function intFromEnv(name: string, fallback: number, range: { min: number; max: number }): number {
   const raw = process.env[name];
@@ -158,9 +114,7 @@ export function serve(app: Express, options: { name: string; port: number; host?
       const closeIdle = setInterval(() => server.closeIdleConnections(), 50);
       server.close(() => {
         clearInterval(closeIdle);
-        shutdownTelemetry()
-          .catch((error: unknown) => console.error('telemetry shutdown failed', error))
-          .finally(() => process.exit(0));
+        void runShutdownHooks().finally(() => process.exit(0));
       });
     };
     process.once('SIGTERM', stop);

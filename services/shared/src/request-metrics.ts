@@ -22,11 +22,10 @@
 //   in the fastest bucket and dilute the latency story; the http instrumentation does not trace
 //   them either, so they could not carry an exemplar anyway.
 // - A request whose client went away before the response finished is not measured.
-import { context, trace, type Histogram } from "@opentelemetry/api";
+import { context, metrics, trace, type Histogram } from "@opentelemetry/api";
 import { getRPCMetadata } from "@opentelemetry/core";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { IncomingMessage } from "node:http";
-import { createHistogram } from "./telemetry.ts";
 
 export const HTTP_REQUEST_DURATION = "http.request.duration";
 
@@ -47,8 +46,13 @@ const DEFAULT_EXCLUDED_PATHS: readonly string[] = ["/healthz"];
 
 const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
 
+const METER_NAME = "@spike-to-trace/shared";
+
 export interface RequestDurationOptions {
-  /** Where durations go. Default: telemetry.ts's histogram `http.request.duration`, made at the first request. */
+  /**
+   * Where durations go. Default: `http.request.duration` of the global MeterProvider, made at the
+   * first request (telemetry.ts registers one whose histograms keep exemplars).
+   */
   histogram?: Histogram;
   /** Request paths not measured. Default ["/healthz"]. */
   excludePaths?: readonly string[];
@@ -102,7 +106,7 @@ export function requestDurationMiddleware(options: RequestDurationOptions = {}):
     const requestContext = serverSpan === undefined ? active : trace.setSpan(active, serverSpan);
     res.prependOnceListener("close", () => {
       if (!res.writableFinished) return; // the client went away before the response was complete
-      histogram ??= createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
+      histogram ??= metrics.getMeter(METER_NAME).createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
       const attributes = { "http.request.method": methodOf(req), "http.route": routeOf(req), "http.response.status_code": res.statusCode };
       histogram.record((performance.now() - start) / 1000, attributes, requestContext);
     });

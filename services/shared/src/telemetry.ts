@@ -7,17 +7,20 @@
 // everything, which the exemplar → trace jump needs), OTEL_EXPORTER_OTLP_* (endpoint, headers,
 // timeout, compression), OTEL_METRIC_EXPORT_INTERVAL (5 s here instead of the spec's 60 s so a
 // demo shows data quickly) and OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
-import { metrics, type Histogram, type MetricOptions } from '@opentelemetry/api';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { metrics } from '@opentelemetry/api';
+import { getBooleanFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationType, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
-import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from './exemplars/index.ts';
+import { createExemplarMetricExporter, ExemplarStore, meterProviderWithExemplars } from './exemplars/index.ts';
+import { onShutdown } from './shutdown.ts';
 
 export interface TelemetryOptions {
   /** Default for service.name; OTEL_SERVICE_NAME overrides it. */
@@ -33,15 +36,15 @@ const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 5000;
 // Health probes run every few seconds: tracing them would bury the requests worth looking at.
 const UNTRACED_PATHS = new Set(['/healthz']);
 
-const METER_NAME = '@spike-to-trace/shared';
-
 let sdk: NodeSDK | undefined;
-/** The exemplars of this process's histograms, for its metric exporter (see ./exemplars/). */
-let exemplars: ExemplarStore | undefined;
 
+/**
+ * Starts the SDK and registers it with the API, and the final flush with serve()'s shutdown. Returns
+ * the exemplar store its metric exporter reads (tests serialize with it).
+ */
 export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemplars: ExemplarStore } {
   if (sdk) throw new Error('telemetry is already started in this process');
-  exemplars = new ExemplarStore();
+  const exemplars = new ExemplarStore();
 
   sdk = new NodeSDK({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are detected later and take precedence.
@@ -60,44 +63,43 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
         exportIntervalMillis: metricExportIntervalMs(),
       }),
     ],
+    // The http instrumentation times every request as well (http.server.request.duration,
+    // http.client.request.duration): the services' own http.request.duration, with exemplars, is
+    // the one the dashboards read, so its histograms are dropped rather than measured twice.
+    views: [{ meterName: '@opentelemetry/instrumentation-http', aggregation: { type: AggregationType.DROP } }],
     // The services log to stdout; an OTLP log pipeline is not part of this demo.
     logRecordProcessors: [],
-    instrumentations: [
-      getNodeAutoInstrumentations({
-        // File system, DNS and socket spans add noise to every request without telling the story.
-        '@opentelemetry/instrumentation-fs': { enabled: false },
-        '@opentelemetry/instrumentation-dns': { enabled: false },
-        '@opentelemetry/instrumentation-net': { enabled: false },
-        '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? ''),
-        },
-      }),
+    // The spans a reader of a trace needs and no others: the HTTP server span (named after its
+    // route), the client spans of calls to other services (http-client.ts), and the services' own
+    // spans. The express instrumentation is there for the route template only: its middleware,
+    // router and handler spans (two thirds of all spans) say nothing about a request.
+    // OTEL_SDK_DISABLED=true: none at all (they patch http and express as soon as they are made,
+    // and would compute every request's attributes for a tracer that records nothing).
+    instrumentations: getBooleanFromEnv('OTEL_SDK_DISABLED') ? [] : [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? '') }),
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
     ],
   });
   sdk.start();
+  // Exemplars (./exemplars/): the global MeterProvider hands out histograms that keep them, for the
+  // exporter above. Once OpenTelemetry JS records exemplars itself, these lines go, the stock
+  // exporter replaces createExemplarMetricExporter, and the code that records stays as it is.
+  if (!getBooleanFromEnv('OTEL_SDK_DISABLED')) {
+    const sdkMeterProvider = metrics.getMeterProvider();
+    metrics.disable();
+    metrics.setGlobalMeterProvider(meterProviderWithExemplars(sdkMeterProvider, exemplars));
+  }
+  onShutdown(shutdownTelemetry);
   return { sdk, exemplars };
 }
 
-/**
- * A histogram on the services' meter, with exemplars: the API's Histogram, record(value,
- * attributes?, context?). Once OpenTelemetry JS exports exemplars itself, this is
- * metrics.getMeter(METER_NAME).createHistogram(name, options). Without startTelemetry (a bare run)
- * the meter is the API's no-op one and the exemplars go nowhere.
- */
-export function createHistogram(name: string, options: MetricOptions): Histogram {
-  exemplars ??= new ExemplarStore();
-  return createExemplarHistogram(metrics.getMeter(METER_NAME), name, options, exemplars);
-}
-
-/** Flushes and stops telemetry; safe to call when it never started. */
-export async function shutdownTelemetry(): Promise<void> {
+/** Flushes and stops telemetry (serve() calls it on SIGTERM, through onShutdown). */
+async function shutdownTelemetry(): Promise<void> {
   const running = sdk;
   sdk = undefined;
-  if (!running) return;
-  // Force a final collection so the last few seconds of measurements are not lost on shutdown.
-  const provider = metrics.getMeterProvider() as { forceFlush?: () => Promise<void> };
-  await provider.forceFlush?.().catch(() => undefined);
-  await running.shutdown();
+  // Shutting down exports what is left: the batch span processor's queue, and one last collection of
+  // the metrics (the periodic reader exports before it stops).
+  await running?.shutdown();
 }
 
 function metricExportIntervalMs(): number {

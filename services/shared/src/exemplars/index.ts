@@ -21,17 +21,18 @@
 //   filter.ts          OTEL_METRICS_EXEMPLAR_FILTER: always_on (this demo's default), trace_based,
 //                      always_off
 //   store.ts           the reservoirs of one MeterProvider, shared by its histograms and exporter
+//   meter-provider.ts  the SDK's MeterProvider, with createHistogram making exemplar histograms
 //   serializer.ts      the SDK's own OTLP bytes, decoded, exemplars attached, encoded again
 //   exporter.ts        the stock OTLP/gRPC metric exporter with that serializer, cumulative
-// ../telemetry.ts creates the services' one store and passes it to the exporter and, through its
-// createHistogram(), to the histograms.
+// ../telemetry.ts creates the services' one store, passes it to the exporter, and registers the
+// meter provider as the global one; the code that records (../request-metrics.ts) uses the plain
+// API: metrics.getMeter(...).createHistogram(...), record(value, attributes, context).
 //
 // HOW TO REMOVE, once @opentelemetry/sdk-metrics exports exemplars itself:
-//   1. telemetry.ts: createHistogram() becomes meter.createHistogram(name, options), and
-//      createExemplarMetricExporter(store) the stock OTLPMetricExporter of
+//   1. telemetry.ts: drop the meterProviderWithExemplars registration, and replace
+//      createExemplarMetricExporter(store) with the stock OTLPMetricExporter of
 //      @opentelemetry/exporter-metrics-otlp-grpc (temporalityPreference: cumulative), with the SDK's
-//      exemplar filter always_on (OTEL_METRICS_EXEMPLAR_FILTER=always_on). Callers already record
-//      with record(value, attributes, context).
+//      exemplar filter always_on (OTEL_METRICS_EXEMPLAR_FILTER=always_on). Nothing else changes.
 //   2. Delete this directory and the tests and benchmark of its internals (test/exemplars.test.ts's
 //      reservoir and serializer parts, test/bench/exemplar-record.bench.ts); drop protobufjs from
 //      services/shared/package.json. The middleware test and test/exemplars-collector.test.ts stay:
@@ -42,4 +43,5 @@ export { ExemplarStore, type ExemplarStoreOptions } from "./store.ts";
 export { createExemplarHistogram, exemplarMarkOf } from "./histogram.ts";
 export { createExemplarSerializer, otlpMetricsTypes } from "./serializer.ts";
 export { createExemplarMetricExporter } from "./exporter.ts";
+export { meterProviderWithExemplars } from "./meter-provider.ts";
 export type { ExemplarClock } from "./clock.ts";
