@@ -6,9 +6,10 @@
 #
 # docker compose builds them (see docker-compose.yml). The services are TypeScript run directly by
 # Node 24 (type stripping), so there is no compile step: the image holds the sources and the
-# production dependencies of the npm workspaces, and starts exactly like the native stack:
+# production dependencies of the npm workspaces, and starts exactly like the native stack, with the
+# same V8 heap settings (native/stack-components.ts says why):
 #
-#   node --import @spike-to-trace/shared/instrument.ts services/<service>/src/main.ts
+#   node --max-semi-space-size=8 --max-old-space-size=96 --import @spike-to-trace/shared/instrument.ts services/<service>/src/main.ts
 #
 # NODE_VERSION defaults to the pin in .env; compose passes the .env value as a build argument, so
 # changing the pin there changes both the native Node and the image. NODE_IMAGE is the base image:
@@ -61,7 +62,7 @@ ENV PORT=8080 \
     INVENTORY_URL=http://inventory:8081 \
     PRICING_URL=http://pricing:8082
 EXPOSE 8080
-CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/order/src/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/order/src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM base AS inventory
@@ -69,7 +70,7 @@ COPY services/inventory ./services/inventory
 ENV PORT=8081 \
     OTEL_SERVICE_NAME=inventory
 EXPOSE 8081
-CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/inventory/src/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/inventory/src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM base AS pricing
@@ -77,4 +78,4 @@ COPY services/pricing ./services/pricing
 ENV PORT=8082 \
     OTEL_SERVICE_NAME=pricing
 EXPOSE 8082
-CMD ["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/pricing/src/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/pricing/src/main.ts"]

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { components } from '../native/stack-components.ts';
 import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
 
 /** The parts of compose-go's project JSON (types.Project) that these tests read. */
@@ -235,7 +236,8 @@ describe('the Dockerfile the three services build from', () => {
       const stage = stages.get(name);
       assert.ok(stage, `Dockerfile has a ${name} target`);
       assert.match(stage, new RegExp(`^EXPOSE ${port}$`, 'm'), `${name} exposes ${port}`);
-      assert.match(stage, new RegExp(`^CMD \\["node", "--import", "@spike-to-trace/shared/instrument.ts", "services/${name}/src/main.ts"\\]$`, 'm'));
+      const native = components().find((component) => component.name === name)!;
+      assert.equal(/^CMD (.*)$/m.exec(stage)?.[1], JSON.stringify(['node', ...native.args]).replaceAll('","', '", "'), `${name}: the image starts it as the native stack does`);
       const service = project.services[name]!;
       assert.equal(service.environment?.['PORT'], port);
       assert.equal(service.environment?.['NODE_ENV'], 'production');
