@@ -1,37 +1,41 @@
-// Load benchmark (not a test): the highest request rate the full native stack sustains on this
-// machine with zero spans refused or dropped by the Collector and zero failed remote writes, and
-// the stack's total resident memory under that load. k6 drives order at increasing constant
-// arrival rates; the figures come from k6's summary, the Collector's own metrics, Prometheus's
-// own metrics and /proc.
+// Load benchmark (not a test): the full native stack with Tempo under k6 at increasing constant
+// arrival rates, k6 on the same machine, slow path at its default. For each rate: what k6 achieved,
+// failed and dropped; telemetry lost anywhere (refused, failed or discarded spans, metric points,
+// exemplars); CPU time per order request of every component (services, Collector, Tempo, Prometheus
+// and k6 itself, from /proc), and each one's peak resident memory, with the services' V8 heap.
+// The highest rate sustained without loss is reported with the stack's memory at that rate.
+// Optionally a soak at one rate checks the services for growth (a leak check: RSS at minute 5
+// within 10 % of minute 2).
 //
-//   npm run bench:load                    (BENCH_RATES=100,200,300,500,700,850,1000 BENCH_STEP_SECONDS=30)
-import { mkdirSync, readFileSync } from 'node:fs';
+//   npm run bench:load                        (BENCH_RATES=300,500,700 BENCH_STEP_SECONDS=30)
+//   BENCH_SOAK_MINUTES=5 BENCH_SOAK_RATE=300 npm run bench:load
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { componentPids, stackDown, stackUp, tempoAvailable, urls } from '../../native/stack.ts';
-import { rssMiB } from './proc.ts';
-import { repoRoot } from '../../native/tools.ts';
-import { telemetryCounters } from '../../native/stack-apis.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../loadgen/run.ts';
+import { telemetryCounters } from '../../native/stack-apis.ts';
+import { componentPids, stackDown, stackUp, urls } from '../../native/stack.ts';
+import { repoRoot, tempoSkipReason } from '../../native/tools.ts';
+import { cpuSeconds, heapUsedMiB, peakRssMiB, reportNodeOptions, rssMiB } from './proc.ts';
 
-const rates = (process.env.BENCH_RATES ?? '100,200,300,500,700,850,1000').split(',').map(Number);
+const rates = (process.env.BENCH_RATES ?? '300,500,700').split(',').map(Number);
 const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);
+const soakMinutes = Number(process.env.BENCH_SOAK_MINUTES ?? 0);
+const soakRate = Number(process.env.BENCH_SOAK_RATE ?? 300);
 const outDir = join(repoRoot, '.stack', 'bench');
+const reportDir = join(outDir, 'reports');
+const SERVICES = ['order', 'inventory', 'pricing'];
+const skip = tempoSkipReason();
+if (skip) throw new Error(`the load benchmark needs Tempo: ${skip}`);
 
-/** Counters whose increase during a step means telemetry was lost. */
-async function lossCounters(): Promise<Record<string, number>> {
-  const backends = { collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: tempoAvailable() ? urls.tempo : undefined };
-  return (await telemetryCounters(backends)).losses;
-}
-
-/** VmRSS of each process the stack started, in MiB. */
-function stackRssMiB(): Record<string, number> {
-  return Object.fromEntries(Object.entries(componentPids()).map(([name, pid]) => [name, rssMiB(pid)]));
-}
-
-const total = (rss: Record<string, number>) => Object.values(rss).reduce((sum, value) => sum + value, 0);
+const losses = async () => (await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo })).losses;
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+const mib = (values: Record<string, number>) => Object.entries(values).map(([name, value]) => `${name} ${value.toFixed(0)}`).join(', ');
 
 async function runStep(rate: number) {
   const summaryFile = join(outDir, `k6-${rate}.json`);
+  const pids = componentPids();
+  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const load = await startLoad({
     scenario: 'steady',
     orderUrl: urls.order,
@@ -40,51 +44,78 @@ async function runStep(rate: number) {
     remoteWrite: 'off',
     stdio: 'ignore',
   });
-  let peakRss: Record<string, number> = {};
+  const peakRss: Record<string, number> = {};
   const sampler = setInterval(() => {
-    const now = stackRssMiB();
-    if (total(now) > total(peakRss)) peakRss = now;
+    for (const [name, pid] of Object.entries({ ...pids, k6: load.child.pid! })) peakRss[name] = Math.max(peakRss[name] ?? 0, rssMiB(pid));
   }, 1000);
+  let k6Cpu = 0;
+  const k6Sampler = setInterval(() => (k6Cpu = Math.max(k6Cpu, cpuSeconds(load.child.pid!))), 500);
   await load.exited;
   clearInterval(sampler);
+  clearInterval(k6Sampler);
+  const heap: Record<string, number> = {};
+  for (const name of SERVICES) heap[name] = await heapUsedMiB(pids[name]!, reportDir);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
-    metrics: { http_reqs: { rate: number; count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
+    metrics: { http_reqs: { count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
   };
+  const requests = summary.metrics.http_reqs.count;
+  const cpuUs = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, ((cpuSeconds(pid) - cpuBefore[name]!) * 1e6) / requests]));
+  cpuUs.k6 = (k6Cpu * 1e6) / requests;
   return {
     // Over the constant-arrival-rate phase only: k6's own rate also counts its setup and teardown.
-    achieved: summary.metrics.http_reqs.count / stepSeconds,
+    achieved: requests / stepSeconds,
     failedShare: summary.metrics.http_req_failed?.value ?? summary.metrics.http_req_failed?.rate ?? 0,
     droppedIterations: summary.metrics.dropped_iterations?.count ?? 0,
+    cpuUs,
     peakRss,
+    heap,
   };
 }
 
-mkdirSync(outDir, { recursive: true });
-console.log(`native stack load benchmark: rates ${rates.join(', ')} req/s, ${stepSeconds} s each${tempoAvailable() ? '' : ' (no native Tempo: span export failures are not counted)'}`);
-await stackUp({ fresh: true, log: () => undefined });
+rmSync(reportDir, { recursive: true, force: true });
+mkdirSync(reportDir, { recursive: true });
+console.log(`native stack load benchmark: rates ${rates.join(', ')} req/s, ${stepSeconds} s each, with Tempo, k6 on the same machine`);
+await stackUp({ fresh: true, serviceEnv: { NODE_OPTIONS: reportNodeOptions(reportDir) }, log: () => undefined });
 let best: { rate: number; achieved: number; peakRss: Record<string, number> } | undefined;
 try {
-  console.log('target  achieved  failed  k6-dropped  lost telemetry                          stack RSS');
   for (const rate of rates) {
-    const before = await lossCounters();
+    const before = await losses();
     const step = await runStep(rate);
-    await new Promise((resolve) => setTimeout(resolve, 10_000)); // let batches and retries settle
-    const after = await lossCounters();
+    await sleep(10_000); // let batches and retries settle
+    const after = await losses();
     const lost = Object.entries(after)
       .map(([name, value]) => [name, value - (before[name] ?? 0)] as const)
       .filter(([, delta]) => delta > 0);
-    const sustained = step.achieved >= rate * 0.95 && step.droppedIterations === 0 && lost.length === 0;
+    const stackRss = sum(Object.entries(step.peakRss).filter(([name]) => name !== 'k6').map(([, value]) => value));
     console.log(
-      `${String(rate).padStart(6)}  ${step.achieved.toFixed(1).padStart(8)}  ${(step.failedShare * 100).toFixed(2).padStart(5)}%  ${String(step.droppedIterations).padStart(10)}  ${(lost.map(([n, d]) => `${n}+${d}`).join(' ') || 'none').padEnd(40)}${total(step.peakRss).toFixed(0).padStart(6)} MiB`,
+      `\n${rate} req/s: achieved ${step.achieved.toFixed(1)}, failed ${(step.failedShare * 100).toFixed(2)} %, k6 dropped ${step.droppedIterations}, lost telemetry: ${lost.map(([n, d]) => `${n} +${d}`).join(', ') || 'none'}` +
+        `\n  CPU per order request, µs: ${mib(step.cpuUs)} (total ${sum(Object.values(step.cpuUs)).toFixed(0)})` +
+        `\n  peak RSS, MiB: ${mib(step.peakRss)} (stack without k6 ${stackRss.toFixed(0)})` +
+        `\n  V8 heap in use after the step, MiB: ${mib(step.heap)}`,
     );
-    if (!sustained) break;
+    if (!(step.achieved >= rate * 0.95 && step.droppedIterations === 0 && step.failedShare <= 0.021 && lost.length === 0)) break;
     best = { rate, achieved: step.achieved, peakRss: step.peakRss };
+  }
+  if (soakMinutes > 0) {
+    console.log(`\nsoak: ${soakRate} req/s for ${soakMinutes} min`);
+    const load = await startLoad({ scenario: 'steady', orderUrl: urls.order, env: { RATE: String(soakRate), DURATION: `${soakMinutes}m` }, k6Args: ['--quiet'], remoteWrite: 'off', stdio: 'ignore' });
+    const rssAt: Record<number, Record<string, number>> = {};
+    for (let minute = 1; minute <= soakMinutes; minute++) {
+      await sleep(60_000);
+      rssAt[minute] = Object.fromEntries(SERVICES.map((name) => [name, rssMiB(componentPids()[name]!)]));
+      console.log(`  minute ${minute}: RSS MiB ${mib(rssAt[minute]!)}`);
+    }
+    await load.exited;
+    if (soakMinutes >= 5) {
+      const growth = SERVICES.map((name) => `${name} ${((100 * (rssAt[5]![name]! - rssAt[2]![name]!)) / rssAt[2]![name]!).toFixed(1)} %`);
+      console.log(`  RSS from minute 2 to minute 5: ${growth.join(', ')} (a leak would show as steady growth; within 10 % required)`);
+    }
   }
 } finally {
   await stackDown({ log: () => undefined });
 }
 console.log(
   best
-    ? `highest sustained rate: ${best.rate} req/s (achieved ${best.achieved.toFixed(1)}), stack resident memory at that load: ${total(best.peakRss).toFixed(0)} MiB (${Object.entries(best.peakRss).map(([name, mib]) => `${name} ${mib.toFixed(0)}`).join(', ')}) (target 500 req/s)`
-    : 'no rate was sustained without loss',
+    ? `\nhighest sustained rate: ${best.rate} req/s (achieved ${best.achieved.toFixed(1)}), stack resident memory at that load: ${sum(Object.entries(best.peakRss).filter(([n]) => n !== 'k6').map(([, v]) => v)).toFixed(0)} MiB`
+    : '\nno rate was sustained without loss',
 );
