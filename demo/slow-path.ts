@@ -5,14 +5,17 @@ import { describeFetchError, StepError } from './output.ts';
 
 export type { SlowPathSettings };
 
-/** PUT /admin/slow-path {"rate": rate} on inventory; returns what inventory now runs with. */
+/**
+ * PUT /admin/slow-path {"rate": rate} on inventory, with ADMIN_TOKEN as a bearer token when it is set
+ * (inventory then requires it); returns what inventory now runs with.
+ */
 export async function setSlowPath(config: DemoConfig, rate: number): Promise<SlowPathSettings> {
   const url = `${config.urls.inventory}/admin/slow-path`;
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {}) },
       body: JSON.stringify({ rate }),
       signal: AbortSignal.timeout(5000),
     });
@@ -28,4 +31,4 @@ export async function setSlowPath(config: DemoConfig, rate: number): Promise<Slo
 
 /** The curl that turns the slow path off by hand, for when the demo could not. */
 export const slowPathOffByHand = (config: DemoConfig) =>
-  `curl -X PUT -H 'content-type: application/json' -d '{"rate":0}' ${config.urls.inventory}/admin/slow-path`;
+  `curl -X PUT -H 'content-type: application/json'${process.env.ADMIN_TOKEN ? ' -H "authorization: Bearer $ADMIN_TOKEN"' : ''} -d '{"rate":0}' ${config.urls.inventory}/admin/slow-path`;

@@ -64,7 +64,12 @@ export interface ComponentOptions {
   sampling?: boolean;
   /** k6's background scenario, the light traffic docker compose runs from the start. */
   traffic?: boolean;
+  /** Extra environment for the Collector, e.g. a lower OTELCOL_MEMORY_LIMIT_MIB for an overload test. */
+  collectorEnv?: Record<string, string>;
 }
+
+/** The Collector's memory limit natively: what compose's 512M container gives it (80 %). */
+const NATIVE_COLLECTOR_MEMORY_LIMIT_MIB = 400;
 
 /** Is native Tempo built? (`npm run tools` says why when it is not; see native/build-tools.sh.) */
 export function tempoAvailable(): boolean {
@@ -74,6 +79,7 @@ export function tempoAvailable(): boolean {
 /** The components in start order: backends, Collector, services (callees first), then the load. */
 export function components(options: ComponentOptions = {}): Component[] {
   const serviceEnv = {
+    HOST: '127.0.0.1',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.collectorGrpc}`,
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=native',
     ...options.serviceEnv,
@@ -85,6 +91,7 @@ export function components(options: ComponentOptions = {}): Component[] {
     env: { ...serviceEnv, PORT: String(ports[name]), ...env },
     readyUrl: `${urls[name]}/healthz`,
   });
+  const collectorMemoryLimitMiB = options.collectorEnv?.OTELCOL_MEMORY_LIMIT_MIB ?? String(NATIVE_COLLECTOR_MEMORY_LIMIT_MIB);
   const collectorConfigs = ['otel-collector/config.yaml', ...(options.sampling ? ['otel-collector/sampling.yaml'] : [])];
   const list: Component[] = [
     {
@@ -106,6 +113,7 @@ export function components(options: ComponentOptions = {}): Component[] {
       command: toolPath('tempo'),
       args: [`-config.file=${join(repoRoot, 'tempo/tempo.yaml')}`, '-config.expand-env=true'],
       env: {
+        TEMPO_LISTEN_ADDRESS: '127.0.0.1',
         TEMPO_HTTP_PORT: String(ports.tempoHttp),
         TEMPO_GRPC_PORT: String(ports.tempoGrpc),
         TEMPO_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
@@ -130,6 +138,10 @@ export function components(options: ComponentOptions = {}): Component[] {
         OTELCOL_METRICS_PORT: String(ports.collectorMetrics),
         TEMPO_OTLP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
         PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
+        OTELCOL_MEMORY_LIMIT_MIB: String(collectorMemoryLimitMiB),
+        // As in compose: Go's garbage collector works harder as the heap nears the limit.
+        GOMEMLIMIT: `${collectorMemoryLimitMiB}MiB`,
+        ...options.collectorEnv,
       },
       readyUrl: `${urls.collectorHealth}/`,
     },

@@ -10,10 +10,20 @@
 //
 // State lives in .stack/: logs/<component>.log, pids/<component>.pid, data/<component>/.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from './eventually.ts';
-import { components, dataDir, ports, preparePrometheusConfig, stateDir, tempoAvailable, urls, type Component, type ComponentOptions } from './stack-components.ts';
+import {
+  components,
+  dataDir,
+  ports,
+  preparePrometheusConfig,
+  stateDir,
+  tempoAvailable,
+  urls,
+  type Component,
+  type ComponentOptions,
+} from './stack-components.ts';
 import { repoRoot } from './tools.ts';
 
 export { ports, tempoAvailable, urls };
@@ -46,24 +56,72 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
     log('tempo: not built (see the tempo line of `npm run tools`: TEMPO_SRC or TEMPO_BIN); traces stop at the Collector');
   }
   for (const component of list) {
-    const logFile = join(logDir, `${component.name}.log`);
-    const out = openSync(logFile, 'w');
-    const child = spawn(component.command, component.args, {
-      cwd: repoRoot,
-      env: { ...process.env, ...component.env },
-      stdio: ['ignore', out, out],
-      detached: true,
-    });
-    child.unref();
-    writeFileSync(join(pidDir, `${component.name}.pid`), String(child.pid));
+    writeFileSync(join(logDir, `${component.name}.log`), ''); // a fresh log per start of the stack
     try {
-      await waitUntilReady(component, logFile);
+      await startComponent(component);
     } catch (error) {
       await stackDown({ log });
       throw error;
     }
     log(`${component.name.padEnd(15)} ready   ${component.readyUrl}`);
   }
+}
+
+/** Starts one component in the background, its pid in .stack/pids, and waits until it is ready. */
+async function startComponent(component: Component): Promise<void> {
+  const logFile = join(logDir, `${component.name}.log`);
+  const out = openSync(logFile, 'a');
+  const child = spawn(component.command, component.args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...component.env },
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  child.unref();
+  closeSync(out); // the child has its own copy
+  writeFileSync(join(pidDir, `${component.name}.pid`), String(child.pid));
+  await waitUntilReady(component, logFile);
+}
+
+/**
+ * Stops one component with `signal` (SIGKILL: a crash; SIGTERM: a stop) and waits for it to exit;
+ * a process still alive after `graceMs` is killed, as docker compose stop does after its grace
+ * period (10 s by default). Its pid file stays, so that restartComponent can bring it back.
+ */
+export async function killComponent(name: string, signal: NodeJS.Signals = 'SIGKILL', graceMs = 10_000): Promise<StopOutcome> {
+  const pid = componentPids()[name];
+  if (pid === undefined) throw new Error(`${name} is not running`);
+  return stopProcess(name, pid, signal, graceMs);
+}
+
+export interface StopOutcome {
+  /** Seconds from the signal to the exit. */
+  seconds: number;
+  /** Whether it had to be killed after the grace period. */
+  killed: boolean;
+}
+
+async function stopProcess(name: string, pid: number, signal: NodeJS.Signals, graceMs: number): Promise<StopOutcome> {
+  const sentAt = Date.now();
+  process.kill(pid, signal);
+  const exited = () => eventually(async () => !isAlive(pid), `${name} to exit`, graceMs, 50);
+  const killed = await exited().then(
+    () => false,
+    async () => {
+      if (signal === 'SIGKILL') throw new Error(`${name} (pid ${pid}) is still alive ${graceMs / 1000} s after SIGKILL`);
+      process.kill(pid, 'SIGKILL');
+      await exited();
+      return true;
+    },
+  );
+  return { seconds: (Date.now() - sentAt) / 1000, killed };
+}
+
+/** Starts one component again, as stackUp started it with these options (the same ones). */
+export async function restartComponent(name: string, options: ComponentOptions = {}): Promise<void> {
+  const component = components(options).find((candidate) => candidate.name === name);
+  if (component === undefined) throw new Error(`the native stack has no component ${name}`);
+  await startComponent(component);
 }
 
 class ExitedDuringStartup extends Error {}
@@ -95,9 +153,8 @@ export async function stackDown(options: { log?: (line: string) => void } = {}):
     const name = file.replace(/\.pid$/, '');
     const pid = Number(readFileSync(join(pidDir, file), 'utf8'));
     if (isAlive(pid)) {
-      process.kill(pid, 'SIGTERM');
-      await eventually(async () => !isAlive(pid), `${name} to stop`, 15_000, 100).catch(() => process.kill(pid, 'SIGKILL'));
-      log(`${name.padEnd(15)} stopped`);
+      const { seconds, killed } = await stopProcess(name, pid, 'SIGTERM', 15_000);
+      log(`${name.padEnd(15)} ${killed ? `killed: still running ${seconds.toFixed(0)} s after SIGTERM` : 'stopped'}`);
     }
     rmSync(join(pidDir, file));
   }

@@ -180,6 +180,7 @@ describe('Prometheus', () => {
 
 describe('Tempo', () => {
   const tempoText = read('tempo/tempo.yaml');
+  // biome-ignore lint/suspicious/noExplicitAny: the parsed YAML is walked loosely
   const tempoConfig = parseYaml(tempoText) as Record<string, any>;
 
   test('tempo -config.verify accepts tempo/tempo.yaml, and refuses a key Tempo 3 does not know', { skip: tempoSkipReason() }, async () => {
@@ -199,13 +200,13 @@ describe('Tempo', () => {
   });
 
   test('OTLP receivers on 0.0.0.0, span metrics and service graph with exemplars, remote written to Prometheus', () => {
-    const protocols = tempoConfig['distributor']?.['receivers']?.['otlp']?.['protocols'] ?? {};
+    const protocols = tempoConfig.distributor?.receivers?.otlp?.protocols ?? {};
     assert.equal(protocols.grpc?.endpoint, '${TEMPO_OTLP_GRPC_ENDPOINT:-0.0.0.0:4317}');
     assert.equal(protocols.http?.endpoint, '${TEMPO_OTLP_HTTP_ENDPOINT:-0.0.0.0:4318}');
     // In 3.x the processors are enabled per tenant (overrides), not in the metrics_generator block;
     // the sampling profile empties the list through the environment.
-    assert.equal(tempoConfig['overrides']?.['defaults']?.['metrics_generator']?.['processors'], '${TEMPO_METRICS_GENERATOR_PROCESSORS:-[service-graphs, span-metrics]}');
-    const remoteWrite = tempoConfig['metrics_generator']?.['storage']?.['remote_write'] ?? [];
+    assert.equal(tempoConfig.overrides?.defaults?.metrics_generator?.processors, '${TEMPO_METRICS_GENERATOR_PROCESSORS:-[service-graphs, span-metrics]}');
+    const remoteWrite = tempoConfig.metrics_generator?.storage?.remote_write ?? [];
     assert.equal(remoteWrite.length, 1);
     assert.equal(remoteWrite[0].url, '${PROMETHEUS_REMOTE_WRITE_URL:-http://prometheus:9090/api/v1/write}');
     assert.equal(remoteWrite[0].send_exemplars, true);
@@ -215,6 +216,7 @@ describe('Tempo', () => {
     const documented = new Map([
       ['TEMPO_HTTP_PORT', '3200'],
       ['TEMPO_GRPC_PORT', '9095'],
+      ['TEMPO_LISTEN_ADDRESS', '0.0.0.0'],
       ['TEMPO_OTLP_GRPC_ENDPOINT', '0.0.0.0:4317'],
       ['TEMPO_OTLP_HTTP_ENDPOINT', '0.0.0.0:4318'],
       ['TEMPO_DATA_DIR', '/var/tempo'],
@@ -280,7 +282,10 @@ describe('npm run tools: where Tempo comes from', () => {
   async function buildToolsWith(env: Record<string, string>) {
     const scratch = mkdtempSync(path.join(tmpdir(), 'tools-'));
     try {
-      const result = await run('sh', ['native/build-tools.sh', 'tempo'], { env: { ...process.env, TEMPO_BIN: '', TEMPO_SRC: '', ...env, TOOLS_DIR: scratch }, timeoutMs: 60_000 });
+      const result = await run('sh', ['native/build-tools.sh', 'tempo'], {
+        env: { ...process.env, TEMPO_BIN: '', TEMPO_SRC: '', ...env, TOOLS_DIR: scratch },
+        timeoutMs: 60_000,
+      });
       let tempoLink: string | undefined;
       try {
         tempoLink = readlinkSync(path.join(scratch, 'bin', 'tempo'));
@@ -330,4 +335,3 @@ describe('npm run tools: where Tempo comes from', () => {
     assert.equal(wrongTree.tempoLink, undefined);
   });
 });
-

@@ -3,11 +3,12 @@
 // error paths.
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlowPath, slowPathSettingsFromEnv } from '../services/inventory/src/slow-path.ts';
 import { StockRepository } from '../services/inventory/src/stock-repository.ts';
-import { eventually } from './support/eventually.ts';
+import { eventually } from '../native/eventually.ts';
 import { exemplarsOf, goDecode } from './support/otlp-decode.ts';
 import { startService, type RecordedSpan, type RunningService } from './support/services.ts';
 
@@ -16,10 +17,7 @@ let pricing: RunningService;
 let order: RunningService;
 
 before(async () => {
-  [inventory, pricing] = await Promise.all([
-    startService('inventory', { SLOW_PATH_RATE: '0' }),
-    startService('pricing'),
-  ]);
+  [inventory, pricing] = await Promise.all([startService('inventory', { SLOW_PATH_RATE: '0' }), startService('pricing')]);
   order = await startService('order', { INVENTORY_URL: inventory.url, PRICING_URL: pricing.url });
 });
 
@@ -38,12 +36,6 @@ async function traceSpans(traceId: string, done: (spans: RecordedSpan[]) => bool
     const spans = all.filter((span) => span.traceId === traceId);
     return done(spans) && spans;
   }, `the spans of trace ${traceId}`);
-}
-
-function traceIdOf(spans: RecordedSpan[], service: string, name: string): string {
-  const span = spans.find((candidate) => candidate.service === service && candidate.name === name);
-  assert.ok(span, `no ${service} span named ${name}`);
-  return span.traceId;
 }
 
 const orderRouteSpan = (spans: RecordedSpan[], orderId: number) =>
@@ -79,7 +71,11 @@ describe('a request to order', () => {
 
     // The instrumentations see express in these ES modules: only the express instrumentation can
     // give the HTTP server span its route template (without the ESM loader hook it is "GET").
-    for (const [service, route] of [['order', '/orders/:id'], ['inventory', '/stock/:id'], ['pricing', '/price/:id']] as const) {
+    for (const [service, route] of [
+      ['order', '/orders/:id'],
+      ['inventory', '/stock/:id'],
+      ['pricing', '/price/:id'],
+    ] as const) {
       const server = spans.find((span) => span.service === service && span.kind === SpanKind.SERVER);
       assert.equal(server?.attributes['http.route'], route, `${service}'s server span has no route: the ESM loader hook is not working`);
       assert.equal(server?.name, `GET ${route}`);
@@ -101,7 +97,10 @@ describe('a request to order', () => {
 
     // traceparent propagation: each downstream server span's parent is one of order's client spans.
     const orderClientSpans = spans.filter((span) => span.service === 'order' && span.kind === SpanKind.CLIENT);
-    for (const [service, manualParent] of [['inventory', 'check-inventory'], ['pricing', 'calculate-price']] as const) {
+    for (const [service, manualParent] of [
+      ['inventory', 'check-inventory'],
+      ['pricing', 'calculate-price'],
+    ] as const) {
       const server = spans.find((span) => span.service === service && span.kind === SpanKind.SERVER);
       assert.ok(server, `no server span from ${service}`);
       const client = orderClientSpans.find((span) => span.spanId === server.parentSpanId);
@@ -117,7 +116,10 @@ describe('a request to order', () => {
       assert.equal(response.status, 400, `id ${id}`);
       assert.match(String((await json(response)).error), /order id must be/);
     }
-    for (const [url, path] of [[inventory.url, '/stock/x'], [pricing.url, '/price/-3']]) {
+    for (const [url, path] of [
+      [inventory.url, '/stock/x'],
+      [pricing.url, '/price/-3'],
+    ]) {
       assert.equal((await fetch(url + path)).status, 400);
     }
     const missing = await fetch(`${order.url}/nope`);
@@ -138,6 +140,8 @@ describe('a request to order', () => {
     const pricingServer = spans.find((span) => span.service === 'pricing' && span.kind === SpanKind.SERVER);
     assert.equal(pricingServer?.attributes['http.response.status_code'], 500);
     assert.equal(pricingServer?.status.code, SpanStatusCode.ERROR);
+    // Where the workshop sends the reader: the span { span.http.response.status_code = 500 } finds.
+    assert.ok(pricingServer?.events.includes('exception'), 'the exception is on the server span too');
     assert.equal(spans.find((span) => span.name === 'calculate-price')?.status.code, SpanStatusCode.ERROR);
     assert.equal(details.status.code, SpanStatusCode.ERROR);
 
@@ -156,6 +160,11 @@ describe('the slow path', () => {
     assert.equal(put.status, 200);
     assert.deepEqual(await json(put), { rate: 0.25, delayMs: 1200 });
     assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0.25, delayMs: 1200 });
+    // Either field alone changes that field only.
+    const change = (body: object) =>
+      fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.deepEqual(await json(await change({ delayMs: 500 })), { rate: 0.25, delayMs: 500 });
+    assert.deepEqual(await json(await change({ rate: 0.5 })), { rate: 0.5, delayMs: 500 });
     await setSlowPath({ rate: 0, delayMs: 3000 });
   });
 
@@ -163,7 +172,7 @@ describe('the slow path', () => {
     const cases: Array<[string, RegExp]> = [
       [JSON.stringify({ rate: 2 }), /rate must be a number from 0 to 1/],
       [JSON.stringify({ rate: 'often' }), /rate must be a number from 0 to 1/],
-      [JSON.stringify({ delayMs: 10 }), /rate is required/],
+      [JSON.stringify({}), /give rate \(0 to 1\), delayMs \(milliseconds\) or both/],
       [JSON.stringify({ rate: 0.5, delayMs: -1 }), /delayMs must be an integer/],
       [JSON.stringify({ rate: 0.5, ratee: 1 }), /unknown field\(s\): ratee/],
       [JSON.stringify([0.5]), /body must be a JSON object/],
@@ -182,6 +191,26 @@ describe('the slow path', () => {
     assert.equal(oversized.status, 413);
     assert.match(String((await json(oversized)).error), /larger than/);
     assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 });
+  });
+
+  test('with ADMIN_TOKEN set, a change needs the token as a bearer (401 JSON without it); reading does not', async () => {
+    const token = randomBytes(12).toString('base64url');
+    const guarded = await startService('inventory', { SLOW_PATH_RATE: '0', ADMIN_TOKEN: token });
+    try {
+      const put = (headers: Record<string, string>) =>
+        fetch(`${guarded.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: '{"rate": 1}' });
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token.slice(1)}`, `Bearer ${token}2`, token, `Basic ${token}`]) {
+        const refused = await put(authorization ? { authorization } : {});
+        assert.equal(refused.status, 401, String(authorization));
+        assert.match(String((await json(refused)).error), /Authorization: Bearer <ADMIN_TOKEN>/);
+      }
+      assert.deepEqual(await json(await fetch(`${guarded.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 }, 'nothing refused changed anything');
+      const allowed = await put({ authorization: `Bearer ${token}` });
+      assert.equal(allowed.status, 200);
+      assert.deepEqual(await json(allowed), { rate: 1, delayMs: 3000 });
+    } finally {
+      await guarded.stop();
+    }
   });
 
   test('at rate 1 every request runs the N+1 loop and takes at least the configured delay', async () => {
@@ -316,13 +345,33 @@ describe('the exemplar mark', () => {
     await sleep(600);
     await exportAll();
     // The server spans end on the response's 'close', a moment after the exemplar was taken.
-    const marked = await eventually(async () => {
+    const marked = await eventually(
+      async () => {
+        const spans = (await Promise.all(services.map((service) => service.spans()))).flat();
+        const byService = new Map(
+          services.map((service) => [
+            service.name,
+            new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId)),
+          ]),
+        );
+        return services.every((service) => [...exported.get(service.name)!].every((id) => byService.get(service.name)!.has(id)))
+          ? { byService, spans }
+          : undefined;
+      },
+      'a marked span for every exported exemplar',
+      10_000,
+      200,
+    ).catch(async () => {
       const spans = (await Promise.all(services.map((service) => service.spans()))).flat();
-      const byService = new Map(services.map((service) => [service.name, new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId))]));
-      return services.every((service) => [...exported.get(service.name)!].every((id) => byService.get(service.name)!.has(id))) ? { byService, spans } : undefined;
-    }, 'a marked span for every exported exemplar', 10_000, 200).catch(async () => {
-      const spans = (await Promise.all(services.map((service) => service.spans()))).flat();
-      return { byService: new Map(services.map((service) => [service.name, new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId))])), spans };
+      return {
+        byService: new Map(
+          services.map((service) => [
+            service.name,
+            new Set(spans.filter((span) => span.service === service.name && span.attributes[MARK] === true).map((span) => span.spanId)),
+          ]),
+        ),
+        spans,
+      };
     });
     for (const service of services) {
       const ids = [...exported.get(service.name)!].sort();
@@ -338,7 +387,7 @@ describe('SIGTERM', () => {
     const slowInventory = await startService('inventory', { SLOW_PATH_RATE: '1', SLOW_PATH_DELAY_MS: '800' });
     const exited = new Promise<number | null>((resolve) => slowInventory.process.once('exit', (code) => resolve(code)));
     const inFlight = fetch(`${slowInventory.url}/stock/9`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     slowInventory.process.kill('SIGTERM');
     const response = await inFlight;
     assert.equal(response.status, 200);

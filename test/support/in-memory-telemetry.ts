@@ -37,6 +37,7 @@ export interface RecordedSpan {
   attributes: Record<string, unknown>;
   status: { code: number; message?: string };
   events: string[];
+  eventAttributes: Array<Record<string, unknown>>;
   durationMs: number;
 }
 
@@ -58,6 +59,7 @@ process.on('message', async (message) => {
     attributes: { ...span.attributes },
     status: { ...span.status },
     events: span.events.map((event) => event.name),
+    eventAttributes: span.events.map((event) => ({ ...event.attributes })),
     durationMs: span.duration[0] * 1e3 + span.duration[1] / 1e6,
   }));
   process.send?.({ spans });

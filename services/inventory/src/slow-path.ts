@@ -38,7 +38,10 @@ export class SlowPath {
     return this.#settings.rate > 0 && Math.random() < this.#settings.rate;
   }
 
-  /** Applies a PUT body: `rate` required, `delayMs` optional; anything else is a 400. */
+  /**
+   * Applies a PUT body: `rate`, `delayMs` or both; what is left out keeps its value. Anything else
+   * (not an object, no field, an unknown field, a value out of range) is a 400 that changes nothing.
+   */
   update(body: unknown): SlowPathSettings {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'body must be a JSON object like {"rate": 0.5, "delayMs": 3000}');
@@ -46,9 +49,9 @@ export class SlowPath {
     const unknownKeys = Object.keys(body).filter((key) => key !== 'rate' && key !== 'delayMs');
     if (unknownKeys.length > 0) throw new HttpError(400, `unknown field(s): ${unknownKeys.join(', ')}; allowed: rate, delayMs`);
     const { rate, delayMs } = body as { rate?: unknown; delayMs?: unknown };
-    if (rate === undefined) throw new HttpError(400, 'rate is required: a number from 0 to 1');
+    if (rate === undefined && delayMs === undefined) throw new HttpError(400, 'give rate (0 to 1), delayMs (milliseconds) or both');
     this.#settings = validateSlowPathSettings(
-      { rate, delayMs: delayMs === undefined ? this.#settings.delayMs : delayMs },
+      { rate: rate === undefined ? this.#settings.rate : rate, delayMs: delayMs === undefined ? this.#settings.delayMs : delayMs },
       (message) => new HttpError(400, message),
     );
     return this.settings;

@@ -35,39 +35,47 @@ const isTimeout = (error: unknown) => (error as { cause?: { name?: string } } | 
  * caller's route answers with a clear gateway error instead of hanging or crashing.
  */
 export function getJson<T>(service: string, url: string, options: { timeoutMs: number; headers?: Record<string, string> }): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const fail = (error: unknown) =>
-      reject(
-        isTimeout(error)
-          ? new DownstreamError(504, `${service} did not answer within ${options.timeoutMs} ms`, { cause: error })
-          : new DownstreamError(502, `${service} is unreachable`, { cause: error }),
-      );
-    const target = new URL(url);
-    const client = target.protocol === 'https:' ? https : http;
-    const agent = agents[target.protocol as keyof typeof agents];
-    if (agent === undefined) return reject(new DownstreamError(502, `${service}: ${target.protocol} URLs are not supported`));
-    const request = client.get(target, { agent, headers: options.headers, signal: AbortSignal.timeout(options.timeoutMs) }, (response) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      response.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > MAX_RESPONSE_BYTES) return response.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
-        chunks.push(chunk);
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const attempt = (retryOnReset: boolean): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown) =>
+        reject(
+          isTimeout(error)
+            ? new DownstreamError(504, `${service} did not answer within ${options.timeoutMs} ms`, { cause: error })
+            : new DownstreamError(502, `${service} is unreachable`, { cause: error }),
+        );
+      const target = new URL(url);
+      const client = target.protocol === 'https:' ? https : http;
+      const agent = agents[target.protocol as keyof typeof agents];
+      if (agent === undefined) return reject(new DownstreamError(502, `${service}: ${target.protocol} URLs are not supported`));
+      const request = client.get(target, { agent, headers: options.headers, signal: deadline }, (response) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        response.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > MAX_RESPONSE_BYTES) return response.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
+          chunks.push(chunk);
+        });
+        response.on('error', fail);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = response.statusCode ?? 0;
+          if (status < 200 || status > 299) return reject(new DownstreamError(502, `${service} answered ${status}: ${errorMessageOf(text)}`));
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch (error) {
+            reject(new DownstreamError(502, `${service} answered with invalid JSON`, { cause: error }));
+          }
+        });
       });
-      response.on('error', fail);
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const status = response.statusCode ?? 0;
-        if (status < 200 || status > 299) return reject(new DownstreamError(502, `${service} answered ${status}: ${errorMessageOf(text)}`));
-        try {
-          resolve(JSON.parse(text) as T);
-        } catch (error) {
-          reject(new DownstreamError(502, `${service} answered with invalid JSON`, { cause: error }));
-        }
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed just as it was reused: the request never reached
+        // it, and a GET may be sent again (Node's documented remedy for this race).
+        if (retryOnReset && request.reusedSocket && error.code === 'ECONNRESET') resolve(attempt(false));
+        else fail(error);
       });
     });
-    request.on('error', fail);
-  });
+  return attempt(true);
 }
 
 function errorMessageOf(body: string): string {

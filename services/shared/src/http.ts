@@ -3,7 +3,9 @@
 // other services: http-client.ts.
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { noteArrival, requestDurationMiddleware } from './request-metrics.ts';
 import { runShutdownHooks } from './shutdown.ts';
 
@@ -88,13 +90,40 @@ export function intFromEnv(name: string, fallback: number, range: { min: number;
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** Writes a complete JSON error response straight to a socket and closes it. */
+function answerOnSocket(socket: Duplex, status: number, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * What never reaches express is answered with a JSON error like everything else, instead of a bare
+ * status line or a dropped connection: requests Node's HTTP parser refuses (a malformed request line
+ * or header, an unknown method, headers over 16 kB), and CONNECT, which Node hands to its own event.
+ */
+function answerOutsideExpress(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) =>
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? answerOnSocket(socket, 431, 'request headers are larger than 16 kB')
+      : answerOnSocket(socket, 400, 'malformed HTTP request'),
+  );
+  server.on('connect', (_req, socket: Duplex) => answerOnSocket(socket, 405, 'CONNECT is not supported'));
+}
+
 /**
  * Listens on the port and stops gracefully on SIGTERM/SIGINT: stop accepting connections, let
- * in-flight requests finish (up to 10 s), flush spans and metrics, exit.
+ * in-flight requests finish (up to 10 s), flush spans and metrics, exit. The address is `host`,
+ * else HOST, else every interface (as in a container; the native stack sets HOST=127.0.0.1).
  */
 export function serve(app: Express, options: { name: string; port: number; host?: string }): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) => {
+    const server = app.listen(options.port, options.host ?? (process.env.HOST || '0.0.0.0'), (error?: Error) => {
       if (error) return reject(error);
       const { port } = server.address() as AddressInfo;
       console.log(`${options.name} listening on port ${port}`);
@@ -102,6 +131,7 @@ export function serve(app: Express, options: { name: string; port: number; host?
     });
     // First among the request listeners: the request's arrival, from which its duration is timed.
     server.prependListener('request', noteArrival);
+    answerOutsideExpress(server);
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;

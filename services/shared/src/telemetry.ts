@@ -8,7 +8,7 @@
 // timeout, compression), OTEL_METRIC_EXPORT_INTERVAL (5 s here instead of the spec's 60 s so a
 // demo shows data quickly) and OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
 import { metrics } from '@opentelemetry/api';
-import { getBooleanFromEnv } from '@opentelemetry/core';
+import { getBooleanFromEnv, getNumberFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -33,6 +33,12 @@ export interface TelemetryOptions {
 }
 
 const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 5000;
+/**
+ * Longest string an attribute of a span or span event may hold (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
+ * or OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT override it): a hostile URL, header or error message is cut
+ * here, before it is exported. The OpenTelemetry default is no limit.
+ */
+export const ATTRIBUTE_VALUE_LENGTH_LIMIT = 1024;
 // Health probes run every few seconds: tracing them would bury the requests worth looking at.
 const UNTRACED_PATHS = new Set(['/healthz']);
 
@@ -56,6 +62,10 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
       }),
     ),
     spanProcessors: options.spanProcessors,
+    spanLimits: {
+      attributeValueLengthLimit:
+        getNumberFromEnv('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? getNumberFromEnv('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    },
     traceExporter: options.spanProcessors ? undefined : new OTLPTraceExporter(),
     metricReaders: options.metricReaders ?? [
       new PeriodicExportingMetricReader({
@@ -75,10 +85,12 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
     // router and handler spans (two thirds of all spans) say nothing about a request.
     // OTEL_SDK_DISABLED=true: none at all (they patch http and express as soon as they are made,
     // and would compute every request's attributes for a tracer that records nothing).
-    instrumentations: getBooleanFromEnv('OTEL_SDK_DISABLED') ? [] : [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? '') }),
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
-    ],
+    instrumentations: getBooleanFromEnv('OTEL_SDK_DISABLED')
+      ? []
+      : [
+          new HttpInstrumentation({ ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? '') }),
+          new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
+        ],
   });
   sdk.start();
   // Exemplars (./exemplars/): the global MeterProvider hands out histograms that keep them, for the

@@ -1,1 +1,0 @@
-export { eventually } from '../../native/eventually.ts';

@@ -1,0 +1,149 @@
+// Measuring what a fault cost: spans missing from Tempo for the requests k6 sent, requests missing
+// from the Prometheus counters, and the services' resident memory while it lasted. For the fault
+// tests (test/faults.test.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../native/eventually.ts';
+import { REQUEST_DURATION_HISTOGRAM, promQuery, scrapeSum, tempoTrace } from '../../native/stack-apis.ts';
+import { componentPids, urls } from '../../native/stack.ts';
+import { rssMiB } from '../bench/proc.ts';
+import type { KnownTrace } from './traffic.ts';
+
+/** Spans per service in one trace. */
+export type SpanCounts = Record<string, number>;
+
+/**
+ * Each trace's spans per service, as Tempo returns them (an absent trace counts no spans). The traces
+ * not found are asked again once after `retryAfterMs`, for spans still on their way.
+ */
+export async function spanCountsOf(traceIds: readonly string[], retryAfterMs = 5000): Promise<Map<string, SpanCounts>> {
+  const counts = new Map<string, SpanCounts>();
+  const lookUp = async (ids: readonly string[]) => {
+    for (let i = 0; i < ids.length; i += 32) {
+      await Promise.all(
+        ids.slice(i, i + 32).map(async (id) => {
+          const spans = (await tempoTrace(urls.tempo, id).catch(() => undefined)) ?? [];
+          const perService: SpanCounts = {};
+          for (const span of spans) perService[span.service] = (perService[span.service] ?? 0) + 1;
+          counts.set(id, perService);
+        }),
+      );
+    }
+  };
+  await lookUp(traceIds);
+  const missing = traceIds.filter((id) => Object.keys(counts.get(id) ?? {}).length === 0);
+  if (missing.length > 0) {
+    await sleep(retryAfterMs);
+    await lookUp(missing);
+  }
+  return counts;
+}
+
+const classOf = (trace: KnownTrace) => (trace.error ? 'error path' : trace.slow ? 'slow path' : 'normal');
+
+/**
+ * The spans per service a complete trace has, per kind of request (normal, slow path, error path):
+ * the most frequent count in a window without faults. Every request of a kind makes the same spans.
+ */
+export function completeTraceShapes(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>): Map<string, SpanCounts> {
+  const seen = new Map<string, Map<string, { shape: SpanCounts; n: number }>>();
+  for (const trace of traces) {
+    const shape = counts.get(trace.traceId);
+    if (!shape) continue;
+    const key = JSON.stringify(Object.entries(shape).sort());
+    const byShape = seen.get(classOf(trace)) ?? new Map<string, { shape: SpanCounts; n: number }>();
+    byShape.set(key, { shape, n: (byShape.get(key)?.n ?? 0) + 1 });
+    seen.set(classOf(trace), byShape);
+  }
+  return new Map([...seen].map(([kind, byShape]) => [kind, [...byShape.values()].sort((a, b) => b.n - a.n)[0]!.shape]));
+}
+
+export interface SpanLoss {
+  /** Spans missing, per service. */
+  lost: SpanCounts;
+  /** Traces with a span missing. */
+  incompleteTraces: number;
+  /** Spans expected in all. */
+  expected: number;
+}
+
+/** Compares each trace with the complete shape of its kind of request. */
+export function spanLoss(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>, shapes: Map<string, SpanCounts>): SpanLoss {
+  const loss: SpanLoss = { lost: {}, incompleteTraces: 0, expected: 0 };
+  for (const trace of traces) {
+    const shape = shapes.get(classOf(trace));
+    if (!shape) continue;
+    const found = counts.get(trace.traceId) ?? {};
+    let incomplete = false;
+    for (const [service, expected] of Object.entries(shape)) {
+      loss.expected += expected;
+      const missing = Math.max(0, expected - (found[service] ?? 0));
+      if (missing > 0) incomplete = true;
+      loss.lost[service] = (loss.lost[service] ?? 0) + missing;
+    }
+    if (incomplete) loss.incompleteTraces++;
+  }
+  return loss;
+}
+
+export const totalOf = (counts: SpanCounts) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+
+/**
+ * Order's request counter as Prometheus holds it now: the /orders/:id requests the service counted
+ * (cumulative, all statuses), and the time of its newest sample.
+ */
+async function orderRequestsCounted(): Promise<{ value: number; at: number }> {
+  const { result } = await promQuery(urls.prometheus, `sum(${REQUEST_DURATION_HISTOGRAM}_count{job="order", http_route="/orders/:id"})`);
+  const timestamp = await promQuery(urls.prometheus, `max(timestamp(${REQUEST_DURATION_HISTOGRAM}_count{job="order", http_route="/orders/:id"}))`);
+  return { value: Number(result[0]?.value[1] ?? 0), at: Number(timestamp.result[0]?.value[1] ?? 0) };
+}
+
+/** Waits until the counter has a sample newer than `after` (Unix s), then returns it. */
+export async function orderRequestsCountedAfter(after: number, timeoutMs = 60_000): Promise<number> {
+  const counted = await eventually(
+    async () => {
+      const latest = await orderRequestsCounted();
+      return latest.at > after && latest;
+    },
+    `a sample of order's request counter after ${new Date(after * 1000).toISOString()}`,
+    timeoutMs,
+    1000,
+  );
+  return counted.value;
+}
+
+/**
+ * Waits until the Collector holds no spans for Tempo (its exporter queue is empty and Tempo's
+ * accepted-spans counter stands still for 3 s): what was queued during a fault has been delivered.
+ */
+export async function waitUntilSpansDelivered(timeoutMs = 90_000): Promise<void> {
+  let last = -1;
+  await eventually(
+    async () => {
+      const queued = await scrapeSum(urls.collectorMetrics, 'otelcol_exporter_queue_size');
+      const accepted = await scrapeSum(`${urls.tempo}/metrics`, 'tempo_receiver_accepted_spans');
+      const still = queued === 0 && accepted === last;
+      last = accepted;
+      return still;
+    },
+    'the spans queued in the Collector to reach Tempo',
+    timeoutMs,
+    3000,
+  );
+}
+
+/** Samples the resident memory of the running components every 500 ms; `stop` returns the peaks (MiB). */
+export function sampleResidentMemory(): { stop: () => Record<string, number> } {
+  const peaks: Record<string, number> = {};
+  const sample = () => {
+    for (const [name, pid] of Object.entries(componentPids())) peaks[name] = Math.max(peaks[name] ?? 0, rssMiB(pid));
+  };
+  sample();
+  const timer = setInterval(sample, 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
+}
