@@ -24,11 +24,14 @@ if (import.meta.main) {
     const tempo = process.env.TEMPO_URL ?? urls.tempo;
     const end = Date.now() / 1000;
     // Traces of the last seconds may still be on their way (export batching, a tail sampler's wait).
-    const { total, resolved, dead } = await exemplarResolvability(prometheus, tempo, end - minutes * 60, end, 15_000);
+    const { total, resolved, dead, late } = await exemplarResolvability(prometheus, tempo, end - minutes * 60, end, 15_000);
     if (total === 0) {
       console.log(`no exemplars in the last ${minutes} min at ${prometheus}: is traffic running?`);
     } else {
-      console.log(`last ${minutes} min: ${total} exemplars, ${resolved} lead to a trace (${((100 * resolved) / total).toFixed(1)} %), ${dead.length} dead links`);
+      console.log(
+        `last ${minutes} min: ${total} exemplars, ${resolved} lead to a trace (${((100 * resolved) / total).toFixed(1)} %), ${dead.length} dead links`,
+      );
+      if (late.length > 0) console.log(`  ${late.length} of them only after a wait: their spans were still on the way to Tempo`);
       if (dead.length > 0) console.log(`  for instance ${tempo}/api/traces/${dead[0]} answers 404`);
     }
   } catch (error) {

@@ -17,6 +17,8 @@
 //                 sampler; unsampled: flags 00, a parent-based sampler records none; off: no header,
 //                 the services' own sampler decides (the workshop's sampling exercise)
 //   SETUP_WAIT    seconds to wait for order's /healthz before giving up (default 20; background 120)
+//   OTEL_EXPORTER_OTLP_ENDPOINT  where k6 sends its own span per request, the root of the request's
+//                 trace (OTLP/HTTP, e.g. http://otel-collector:4318); unset: no spans (lib/client-spans.js)
 //
 // Finding a k6 request in Tempo: the trace id is in the traceparent header k6 sent, and k6 keeps it
 // as the metadata trace_id of every sample of that request (`--out json=file` writes it; metadata
@@ -32,16 +34,9 @@ import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Rate, Trend } from 'k6/metrics';
+import { SpanBuffer, remainingMs, tracesEndpointFromEnv } from './lib/client-spans.js';
 import { errorEveryFromEnv, orderRequest, traceparentModeFromEnv } from './lib/orders.js';
-import {
-  SCENARIOS,
-  SLOW_RESPONSE_MS,
-  isScenarioName,
-  numberFromEnv,
-  scenarioFor,
-  thresholdsFor,
-  unknownScenarioMessage,
-} from './lib/scenarios.js';
+import { SCENARIOS, SLOW_RESPONSE_MS, isScenarioName, scenarioFor, setupWaitFromEnv, thresholdsFor, unknownScenarioMessage } from './lib/scenarios.js';
 
 const SCENARIO = __ENV.SCENARIO || 'smoke';
 if (!isScenarioName(SCENARIO)) throw new Error(unknownScenarioMessage(SCENARIO));
@@ -51,10 +46,28 @@ const ORDER_URL = (__ENV.ORDER_URL || __ENV.BASE_URL || 'http://localhost:8080')
 const ERROR_EVERY = errorEveryFromEnv(__ENV);
 const LOG_TRACE_IDS = ['1', 'true', 'yes'].includes(String(__ENV.LOG_TRACE_IDS || '').toLowerCase());
 const TRACEPARENT = traceparentModeFromEnv(__ENV);
-const SETUP_WAIT_S = numberFromEnv(__ENV, 'SETUP_WAIT', SCENARIO === 'background' ? 120 : 20, { min: 0, max: 3600 });
+const SETUP_WAIT_S = setupWaitFromEnv(__ENV, SCENARIO);
 
 const EXPECT_200 = http.expectedStatuses(200);
 const EXPECT_502 = http.expectedStatuses(502);
+
+// k6's own client span per request, the root of its trace (lib/client-spans.js): on when
+// OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set. The export requests are tagged apart
+// (flow "telemetry") and their failures are not the load's: responseCallback null keeps them out
+// of http_req_failed, so a Collector that is down fails no threshold.
+const TRACES_ENDPOINT = tracesEndpointFromEnv(__ENV);
+const clientSpans = TRACES_ENDPOINT
+  ? new SpanBuffer({
+      serviceName: __ENV.OTEL_SERVICE_NAME || 'k6',
+      send: (body) =>
+        http.post(TRACES_ENDPOINT, body, {
+          headers: { 'content-type': 'application/json' },
+          tags: { name: 'OTLP export', flow: 'telemetry' },
+          responseCallback: null,
+          timeout: '5s',
+        }),
+    })
+  : undefined;
 
 /** Latency of the valid orders that did not take the slow path (the "normal path"). */
 const normalDuration = new Trend('order_duration_normal', true);
@@ -91,7 +104,7 @@ export function setup() {
 }
 
 export default function () {
-  const { orderId, path, flow, errorPath, headers, traceId } = orderRequest(exec.scenario.iterationInTest, {
+  const { orderId, path, flow, errorPath, headers, traceId, parentId } = orderRequest(exec.scenario.iterationInTest, {
     errorEvery: ERROR_EVERY,
     traceparent: TRACEPARENT,
   });
@@ -99,22 +112,52 @@ export default function () {
   // Metadata, not a tag: attached to every sample of this request (JSON output), never a label.
   if (traceId) exec.vu.metrics.metadata.trace_id = traceId;
   try {
+    const startMs = Date.now();
     const res = http.get(`${ORDER_URL}${path}`, {
       headers,
       tags: { name: 'GET /orders/:id', flow },
       responseCallback: errorPath ? EXPECT_502 : EXPECT_200,
       timeout: '10s',
     });
+    if (clientSpans && traceId && parentId) {
+      const endMs = Date.now();
+      clientSpans.add(
+        {
+          traceId,
+          spanId: parentId,
+          name: 'GET /orders/:id',
+          startMs,
+          endMs,
+          attributes: {
+            'http.request.method': 'GET',
+            'url.full': `${ORDER_URL}${path}`,
+            'http.response.status_code': res.status,
+            'k6.scenario': exec.scenario.name,
+          },
+          // A client span is an error for any status from 400 on (OpenTelemetry's HTTP conventions).
+          error: res.status === 0 ? res.error || 'no response' : res.status >= 400 ? String(res.status) : undefined,
+        },
+        remainingMs(exec.scenario, endMs),
+      );
+    }
     const body = jsonOf(res);
     const passed = errorPath
-      ? check(res, {
-          'error path: order answered 502': (r) => r.status === 502,
-          'error path: JSON body has an error': () => typeof body?.error === 'string',
-        }, { flow })
-      : check(res, {
-          'order answered 200': (r) => r.status === 200,
-          'order JSON body has a total': () => typeof body?.total === 'number',
-        }, { flow });
+      ? check(
+          res,
+          {
+            'error path: order answered 502': (r) => r.status === 502,
+            'error path: JSON body has an error': () => typeof body?.error === 'string',
+          },
+          { flow },
+        )
+      : check(
+          res,
+          {
+            'order answered 200': (r) => r.status === 200,
+            'order JSON body has a total': () => typeof body?.total === 'number',
+          },
+          { flow },
+        );
 
     if (!errorPath && res.status === 200) {
       const slow = res.timings.duration >= SLOW_RESPONSE_MS;

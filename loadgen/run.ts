@@ -12,13 +12,19 @@
 // - When Prometheus answers /-/ready (PROMETHEUS_URL, default http://127.0.0.1:9090), k6's metrics
 //   go there too: -o experimental-prometheus-rw, with p(50)/p(95)/p(99)/max of every trend.
 //   --no-remote-write turns that off.
+// - When the native Collector is up (or OTEL_EXPORTER_OTLP_ENDPOINT is set), k6 sends its own span
+//   for each request there, the root of the request's trace (loadgen/lib/client-spans.js).
+// - RATE, DURATION and the other settings are checked before k6 starts: a bad value exits 2 with
+//   one line naming it.
 // - Exits with k6's exit code (99: thresholds failed, 108: aborted by the script).
 // - k6 comes from K6_BIN, else the tool cache that `npm run tools` fills.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { urls } from '../native/stack.ts';
 import { findTool, isExecutableFile, repoRoot, toolPath } from '../native/tools.ts';
-import { SCENARIOS, SCENARIO_NAMES, isScenarioName, unknownScenarioMessage } from './lib/scenarios.js';
+import { tracesEndpointFromEnv } from './lib/client-spans.js';
+import { errorEveryFromEnv, traceparentModeFromEnv } from './lib/orders.js';
+import { SCENARIOS, SCENARIO_NAMES, isScenarioName, scenarioFor, setupWaitFromEnv, unknownScenarioMessage } from './lib/scenarios.js';
 
 export const SCRIPT = join(repoRoot, 'loadgen', 'main.js');
 export const DEFAULT_TREND_STATS = 'p(50),p(95),p(99),max';
@@ -40,14 +46,18 @@ export function missingK6Message(env: NodeJS.ProcessEnv = process.env): string {
   return `k6 is not available (${where} is missing): run \`npm run tools\` first to build it, or set K6_BIN to a k6 v2 binary.`;
 }
 
-/** Is Prometheus up and ready? (GET /-/ready answers 200.) */
-export async function prometheusReady(prometheusUrl: string, timeoutMs = 1500): Promise<boolean> {
+/** Does the URL answer 2xx? */
+async function answers(url: string, timeoutMs = 1500): Promise<boolean> {
   try {
-    const response = await fetch(`${prometheusUrl.replace(/\/+$/, '')}/-/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    return response.ok;
+    return (await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })).ok;
   } catch {
     return false;
   }
+}
+
+/** Is Prometheus up and ready? (GET /-/ready answers 200.) */
+export async function prometheusReady(prometheusUrl: string, timeoutMs = 1500): Promise<boolean> {
+  return answers(`${prometheusUrl.replace(/\/+$/, '')}/-/ready`, timeoutMs);
 }
 
 export interface LoadOptions {
@@ -71,6 +81,8 @@ export interface K6Invocation {
   env: NodeJS.ProcessEnv;
   /** The remote write URL in use, when metrics go to Prometheus. */
   remoteWriteUrl?: string;
+  /** Where k6 sends its client spans (OTEL_EXPORTER_OTLP_ENDPOINT), when it does. */
+  spansUrl?: string;
 }
 
 /** How k6 will be run for these options; throws with a clear message for a bad scenario or no k6. */
@@ -87,6 +99,16 @@ export async function k6Invocation(options: LoadOptions): Promise<K6Invocation> 
     // A room without internet: no usage report attempt at the end of every run.
     K6_NO_USAGE_REPORT: process.env.K6_NO_USAGE_REPORT ?? 'true',
   };
+  // main.js reads the same settings with the same rules at start-up; checked here first, a bad value
+  // is one line instead of a stack trace in a k6 log line and k6's exit code 107.
+  try {
+    scenarioFor(options.scenario, env);
+    setupWaitFromEnv(env, options.scenario);
+    errorEveryFromEnv(env);
+    traceparentModeFromEnv(env);
+  } catch (error) {
+    throw new SettingError(error instanceof Error ? error.message : String(error));
+  }
   const args = ['run'];
   let remoteWriteUrl: string | undefined;
   if ((options.remoteWrite ?? 'auto') === 'auto') {
@@ -104,11 +126,18 @@ export async function k6Invocation(options: LoadOptions): Promise<K6Invocation> 
       env.K6_PROMETHEUS_RW_STALE_MARKERS ??= 'true';
     }
   }
+  // k6's client spans: to the endpoint given, else to the native Collector when it is up.
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT && (await answers(`${urls.collectorHealth}/`))) {
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = urls.collectorOtlpHttp;
+  }
+  const spansUrl = tracesEndpointFromEnv(env);
   args.push(...(options.k6Args ?? []), SCRIPT);
-  return { file, args, env, remoteWriteUrl };
+  return { file, args, env, remoteWriteUrl, spansUrl };
 }
 
 export class UsageError extends Error {}
+/** A bad value in the environment (RATE=-5): its message names the variable and what it accepts. */
+export class SettingError extends Error {}
 export class MissingK6Error extends Error {}
 
 export interface RunningLoad {
@@ -171,7 +200,8 @@ function usage(): string {
     '',
     'environment: ORDER_URL (default http://127.0.0.1:8080), RATE, DURATION, VUS, SPIKE_RATE, ERROR_SHARE,',
     '             TRACEPARENT=sampled|unsampled|off, LOG_TRACE_IDS=1, PROMETHEUS_URL (remote write when it',
-    '             is ready), K6_BIN',
+    "             is ready), OTEL_EXPORTER_OTLP_ENDPOINT (k6's own spans; default: the native Collector when",
+    '             it is up), K6_BIN',
   ].join('\n');
 }
 
@@ -193,6 +223,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`${error.message}\n\n${usage()}`);
       return EXIT_USAGE;
     }
+    if (error instanceof SettingError) {
+      console.error(`load: ${error.message}`);
+      return EXIT_USAGE;
+    }
     if (error instanceof MissingK6Error) {
       console.error(error.message);
       return EXIT_NO_K6;
@@ -202,7 +236,12 @@ export async function main(argv: string[]): Promise<number> {
   const { invocation } = load;
   console.error(
     `load: k6 ${scenario} -> ${invocation.env.ORDER_URL}; metrics ` +
-      (invocation.remoteWriteUrl ? `also to ${invocation.remoteWriteUrl}` : remoteWrite === 'off' ? 'not remote-written (--no-remote-write)' : 'not remote-written (Prometheus is not ready)'),
+      (invocation.remoteWriteUrl
+        ? `also to ${invocation.remoteWriteUrl}`
+        : remoteWrite === 'off'
+          ? 'not remote-written (--no-remote-write)'
+          : 'not remote-written (Prometheus is not ready)') +
+      `; k6's own spans ${invocation.spansUrl ? `to ${invocation.spansUrl}` : 'not sent (no Collector answers, or OTEL_SDK_DISABLED; see OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
   );
   // Ctrl-C / SIGTERM reach this process; k6 runs in its own process group and gets them once.
   let signals = 0;

@@ -246,6 +246,8 @@ export interface ExemplarResolvability {
   resolved: number;
   /** Trace ids of the exemplars Tempo does not return ("trace not found" in Grafana). */
   dead: string[];
+  /** Exemplars Tempo returned only after a wait: their spans were still on the way at the first lookup. */
+  late: Array<{ traceId: string; ageS: number }>;
 }
 
 /**
@@ -270,11 +272,25 @@ export async function missingTraces(tempo: string, traceIds: readonly string[], 
   }
 }
 
-/** Every exemplar of the services' request-duration histogram between start and end (Unix s), each looked up in Tempo. */
+/**
+ * Every exemplar of the services' request-duration histogram between start and end (Unix s), each
+ * looked up in Tempo once, then the ones not found again until `waitMs` has passed.
+ */
 export async function exemplarResolvability(prometheus: string, tempo: string, start: number, end: number, waitMs = 30_000): Promise<ExemplarResolvability> {
   const series = await promExemplars(prometheus, `${REQUEST_DURATION_HISTOGRAM}_bucket`, start, end);
-  const traceIds = series.flatMap((s) => s.exemplars.map((e) => e.labels.trace_id ?? '')).filter(Boolean);
-  const missing = new Set(await missingTraces(tempo, traceIds, waitMs));
-  const dead = traceIds.filter((id) => missing.has(id));
-  return { total: traceIds.length, resolved: traceIds.length - dead.length, dead };
+  const exemplars = series.flatMap((s) => s.exemplars).filter((e) => e.labels.trace_id);
+  const lookedUpAt = Date.now() / 1000;
+  const notFoundAtFirst = new Set(
+    await missingTraces(
+      tempo,
+      exemplars.map((e) => e.labels.trace_id!),
+      0,
+    ),
+  );
+  const missing = new Set(await missingTraces(tempo, [...notFoundAtFirst], waitMs));
+  const dead = exemplars.filter((e) => missing.has(e.labels.trace_id!)).map((e) => e.labels.trace_id!);
+  const late = exemplars
+    .filter((e) => notFoundAtFirst.has(e.labels.trace_id!) && !missing.has(e.labels.trace_id!))
+    .map((e) => ({ traceId: e.labels.trace_id!, ageS: lookedUpAt - e.timestamp }));
+  return { total: exemplars.length, resolved: exemplars.length - dead.length, dead, late };
 }

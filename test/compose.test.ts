@@ -6,7 +6,11 @@
 // the startup graph, bind mounts, memory limits. The Dockerfile the services build from is checked
 // here too. test/compose-stack.test.ts runs the whole file on a real engine.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { components } from '../native/stack-components.ts';
@@ -85,7 +89,10 @@ describe('docker-compose.yml, resolved by compose-go', () => {
     const nodeVersion = pinnedVersions().NODE_VERSION;
     assert.ok(nodeVersion);
     const built = services().filter(([, service]) => service.build !== undefined);
-    assert.deepEqual(built.map(([name]) => name), BUILT_SERVICES);
+    assert.deepEqual(
+      built.map(([name]) => name),
+      BUILT_SERVICES,
+    );
     for (const [name, service] of built) {
       const build = service.build!;
       assert.equal(path.resolve(build.context), repoRoot, `${name}: build context`);
@@ -96,7 +103,9 @@ describe('docker-compose.yml, resolved by compose-go', () => {
   });
 
   test('every published port is bound to 127.0.0.1', () => {
-    const bindings = services().flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port.host_ip ?? '(all interfaces)'}:${port.published}->${port.target}`));
+    const bindings = services().flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => `${name} ${port.host_ip ?? '(all interfaces)'}:${port.published}->${port.target}`),
+    );
     assert.ok(bindings.length > 0, 'no published ports at all');
     assert.deepEqual(
       bindings.filter((binding) => !binding.includes(' 127.0.0.1:')),
@@ -106,8 +115,19 @@ describe('docker-compose.yml, resolved by compose-go', () => {
   });
 
   test(`every service has a restart policy and a healthcheck, except ${WITHOUT_HEALTHCHECK.join(', ')} (no healthcheck)`, () => {
-    assert.deepEqual(services().filter(([, service]) => service.restart !== 'unless-stopped').map(([name]) => name), [], 'restart: unless-stopped');
-    assert.deepEqual(services().filter(([, service]) => !hasHealthcheck(service)).map(([name]) => name), WITHOUT_HEALTHCHECK);
+    assert.deepEqual(
+      services()
+        .filter(([, service]) => service.restart !== 'unless-stopped')
+        .map(([name]) => name),
+      [],
+      'restart: unless-stopped',
+    );
+    assert.deepEqual(
+      services()
+        .filter(([, service]) => !hasHealthcheck(service))
+        .map(([name]) => name),
+      WITHOUT_HEALTHCHECK,
+    );
   });
 
   test('every depends_on condition service_healthy waits for a service that has a healthcheck', () => {
@@ -135,19 +155,24 @@ describe('docker-compose.yml, resolved by compose-go', () => {
   });
 
   test('data lives in named volumes declared at the top level', () => {
-    const named = services().flatMap(([name, service]) => (service.volumes ?? []).filter((v) => v.type === 'volume').map((v) => `${name}:${v.source}:${v.target}`));
+    const named = services().flatMap(([name, service]) =>
+      (service.volumes ?? []).filter((v) => v.type === 'volume').map((v) => `${name}:${v.source}:${v.target}`),
+    );
     assert.deepEqual(named.sort(), ['grafana:grafana-data:/var/lib/grafana', 'prometheus:prometheus-data:/prometheus', 'tempo:tempo-data:/var/tempo']);
   });
 
   test('Prometheus keeps exemplars and accepts remote write; k6 sends the background scenario and remote writes', () => {
-    const prometheus = project.services['prometheus']!;
+    const prometheus = project.services.prometheus!;
     for (const flag of ['--config.file=/etc/prometheus/prometheus.yml', '--enable-feature=exemplar-storage', '--web.enable-remote-write-receiver']) {
       assert.ok(prometheus.command?.includes(flag), `prometheus ${flag}`);
     }
-    const k6 = project.services['k6']!;
+    const k6 = project.services.k6!;
     assert.deepEqual(k6.command, ['run', '-o', 'experimental-prometheus-rw', '/scripts/main.js']);
-    assert.equal(k6.environment?.['SCENARIO'], 'background');
-    assert.equal(k6.environment?.['K6_PROMETHEUS_RW_SERVER_URL'], 'http://prometheus:9090/api/v1/write');
+    assert.equal(k6.environment?.SCENARIO, 'background');
+    assert.equal(k6.environment?.K6_PROMETHEUS_RW_SERVER_URL, 'http://prometheus:9090/api/v1/write');
+    // k6's client spans go to the Collector's OTLP/HTTP receiver.
+    assert.equal(k6.environment?.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318');
+    assert.equal(k6.depends_on?.['otel-collector']?.condition, 'service_started');
   });
 
   test('the configuration bind mounts point at files and directories of the repository', () => {
@@ -177,7 +202,9 @@ describe('docker-compose.yml, resolved by compose-go', () => {
   test('every service has a memory limit', () => {
     const limits = Object.fromEntries(services().map(([name, service]) => [name, Number(service.deploy?.resources?.limits?.memory ?? 0)]));
     assert.deepEqual(
-      Object.entries(limits).filter(([, bytes]) => !(bytes > 0)).map(([name]) => name),
+      Object.entries(limits)
+        .filter(([, bytes]) => !(bytes > 0))
+        .map(([name]) => name),
       [],
       `services without a memory limit (limits in bytes: ${JSON.stringify(limits)})`,
     );
@@ -185,7 +212,7 @@ describe('docker-compose.yml, resolved by compose-go', () => {
 });
 
 describe('docker-compose.sampling.yml over docker-compose.yml, resolved by compose-go', () => {
-  test('the Collector runs sampling.yaml over config.yaml, both mounted from the repository; Tempo\'s generator is off', async () => {
+  test("the Collector runs sampling.yaml over config.yaml, both mounted from the repository; Tempo's generator is off", async () => {
     const result = await run(requireTool('compose-check'), [repoRoot, 'docker-compose.yml', 'docker-compose.sampling.yml']);
     assert.equal(result.code, 0, describeRun('compose-check with docker-compose.sampling.yml', result));
     assert.equal(result.stderr, '');
@@ -193,8 +220,11 @@ describe('docker-compose.sampling.yml over docker-compose.yml, resolved by compo
     const collector = sampling.services['otel-collector']!;
     assert.deepEqual(collector.command, ['--config=/etc/otelcol-contrib/config.yaml', '--config=/etc/otelcol-contrib/sampling.yaml']);
     const mounts = Object.fromEntries((collector.volumes ?? []).map((v) => [v.target, path.relative(repoRoot, v.source ?? '')]));
-    assert.deepEqual(mounts, { '/etc/otelcol-contrib/config.yaml': 'otel-collector/config.yaml', '/etc/otelcol-contrib/sampling.yaml': 'otel-collector/sampling.yaml' });
-    assert.equal(sampling.services['tempo']!.environment?.['TEMPO_METRICS_GENERATOR_PROCESSORS'], '[]');
+    assert.deepEqual(mounts, {
+      '/etc/otelcol-contrib/config.yaml': 'otel-collector/config.yaml',
+      '/etc/otelcol-contrib/sampling.yaml': 'otel-collector/sampling.yaml',
+    });
+    assert.equal(sampling.services.tempo!.environment?.TEMPO_METRICS_GENERATOR_PROCESSORS, '[]');
     // Nothing else changes: the same services, images and ports as without the file.
     assert.deepEqual(Object.keys(sampling.services).sort(), SERVICES);
     for (const [name, service] of services()) assert.equal(sampling.services[name]!.image, service.image, `${name} image`);
@@ -237,11 +267,32 @@ describe('the Dockerfile the three services build from', () => {
       assert.ok(stage, `Dockerfile has a ${name} target`);
       assert.match(stage, new RegExp(`^EXPOSE ${port}$`, 'm'), `${name} exposes ${port}`);
       const native = components().find((component) => component.name === name)!;
-      assert.equal(/^CMD (.*)$/m.exec(stage)?.[1], JSON.stringify(['node', ...native.args]).replaceAll('","', '", "'), `${name}: the image starts it as the native stack does`);
+      assert.equal(
+        /^CMD (.*)$/m.exec(stage)?.[1],
+        JSON.stringify(['node', ...native.args]).replaceAll('","', '", "'),
+        `${name}: the image starts it as the native stack does`,
+      );
       const service = project.services[name]!;
-      assert.equal(service.environment?.['PORT'], port);
-      assert.equal(service.environment?.['NODE_ENV'], 'production');
+      assert.equal(service.environment?.PORT, port);
+      assert.equal(service.environment?.NODE_ENV, 'production');
     }
   });
 });
 
+describe('npm run smoke', () => {
+  test('fails within seconds, saying so, when nothing listens at GRAFANA_URL', async () => {
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    server.close(); // a port nothing listens on
+    const started = Date.now();
+    const child = spawn(process.execPath, ['test/smoke/compose-smoke.ts'], { cwd: repoRoot, env: { ...process.env, GRAFANA_URL: `http://127.0.0.1:${port}` } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(code, 1, output);
+    assert.match(output, /ECONNREFUSED: nothing listens there/);
+    assert.ok(seconds < 30, `took ${seconds} s (the deadline is 300 s)`);
+  });
+});

@@ -9,10 +9,22 @@
 // The Tempo version of the trace id check belongs where Tempo runs (the end-to-end test).
 import { SpanKind } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import {
+  MAX_SPAN_WAIT_MS,
+  MAX_SPANS_PER_EXPORT,
+  SpanBuffer,
+  exportTraceRequest,
+  remainingMs,
+  tracesEndpointFromEnv,
+  type ClientSpan,
+} from '../loadgen/lib/client-spans.js';
 import { SCENARIO_NAMES, scenarioFor, thresholdsFor } from '../loadgen/lib/scenarios.js';
 import { parseTraceparent, newTraceparent } from '../loadgen/lib/traceparent.js';
 import { startService, type RunningService } from './support/services.ts';
@@ -53,6 +65,19 @@ describe('loadgen/main.js scenarios', () => {
     assert.match(ran.stderr, /usage: npm run load -- <scenario>/);
   });
 
+  test('run.ts checks the settings before k6 starts: a bad value is one line and exit 2', async () => {
+    for (const [env, message] of [
+      [{ RATE: '-5' }, /^load: RATE must be a number from 0\.1 to 1000, got "-5"\n$/],
+      [{ DURATION: 'soon' }, /^load: DURATION must be a duration like 30s/],
+      [{ ERROR_SHARE: '2' }, /^load: ERROR_SHARE must be a number from 0 to 1/],
+      [{ TRACEPARENT: 'maybe' }, /^load: TRACEPARENT must be sampled, unsampled or off/],
+    ] as const) {
+      const ran = await load(['steady'], env);
+      assert.equal(ran.code, 2, describeRun(`run.ts steady with ${JSON.stringify(env)}`, ran));
+      assert.match(ran.stderr, message);
+    }
+  });
+
   test('run.ts says how to get k6 when it is missing', async () => {
     const ran = await load(['smoke'], { K6_BIN: join(tmpdir(), 'no-such-dir', 'k6') });
     assert.equal(ran.code, 1, describeRun('run.ts with a missing k6', ran));
@@ -85,14 +110,95 @@ describe('loadgen/main.js scenarios', () => {
   });
 });
 
+describe("k6's client spans (loadgen/lib/client-spans.js)", () => {
+  const span = (i: number, endMs = 1_700_000_000_123 + i): ClientSpan => ({
+    traceId: 'a'.repeat(31) + (i % 10),
+    spanId: 'b'.repeat(15) + (i % 10),
+    name: 'GET /orders/:id',
+    startMs: endMs - 95,
+    endMs,
+    attributes: { 'http.request.method': 'GET', 'http.response.status_code': 200 },
+  });
+
+  test('OTLP/JSON: hex ids, nanoseconds as exact decimal strings, a client span, ERROR only on failure', () => {
+    const request = exportTraceRequest('k6', [span(1), { ...span(2), error: '502' }]) as unknown as {
+      resourceSpans: Array<{ resource: { attributes: unknown[] }; scopeSpans: Array<{ spans: Array<Record<string, unknown>> }> }>;
+    };
+    const [resource] = request.resourceSpans;
+    assert.deepEqual(resource!.resource.attributes, [{ key: 'service.name', value: { stringValue: 'k6' } }]);
+    const [ok, failed] = resource!.scopeSpans[0]!.spans;
+    assert.equal(ok!.traceId, `${'a'.repeat(31)}1`);
+    assert.equal(ok!.spanId, `${'b'.repeat(15)}1`);
+    assert.equal(ok!.kind, 3);
+    assert.equal(ok!.startTimeUnixNano, '1700000000029000000');
+    assert.equal(ok!.endTimeUnixNano, '1700000000124000000');
+    assert.deepEqual(ok!.attributes, [
+      { key: 'http.request.method', value: { stringValue: 'GET' } },
+      { key: 'http.response.status_code', value: { intValue: '200' } },
+    ]);
+    assert.deepEqual(ok!.status, {});
+    assert.deepEqual(failed!.status, { code: 2, message: '502' });
+  });
+
+  test('a buffer sends when full, when its oldest span has waited, and after every span near the end', () => {
+    let now = 1_700_000_000_000;
+    const sent: number[] = [];
+    const buffer = new SpanBuffer({
+      serviceName: 'k6',
+      send: (body) => sent.push(JSON.parse(body).resourceSpans[0].scopeSpans[0].spans.length),
+      now: () => now,
+    });
+    for (let i = 0; i < MAX_SPANS_PER_EXPORT + 5; i++) buffer.add(span(i, now));
+    assert.deepEqual(sent, [MAX_SPANS_PER_EXPORT]);
+    now += MAX_SPAN_WAIT_MS;
+    buffer.add(span(0, now));
+    assert.deepEqual(sent, [MAX_SPANS_PER_EXPORT, 6]);
+    buffer.add(span(1, now), MAX_SPAN_WAIT_MS);
+    assert.deepEqual(sent, [MAX_SPANS_PER_EXPORT, 6, 1]);
+    assert.equal(remainingMs({ startTime: 1000, progress: 0.25 }, 2000), 3000);
+    assert.equal(remainingMs({ startTime: 1000, progress: 0 }, 2000), Infinity);
+  });
+
+  test('on with an OTLP endpoint, off without one or when disabled', () => {
+    assert.equal(tracesEndpointFromEnv({}), undefined);
+    assert.equal(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/' }), 'http://otel-collector:4318/v1/traces');
+    assert.equal(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://d' }), 'http://c:4318/x');
+    assert.equal(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://d', OTEL_SDK_DISABLED: 'true' }), undefined);
+    assert.equal(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://d', OTEL_TRACES_EXPORTER: 'none' }), undefined);
+  });
+});
+
 describe('npm run load -- smoke, against the three services', () => {
   let inventory: RunningService;
   let pricing: RunningService;
   let order: RunningService;
   let outDir: string;
+  /** What k6 posted as its client spans: a stand-in for the Collector's OTLP/HTTP receiver. */
+  const exports: Array<{
+    service: string;
+    spans: Array<{ traceId: string; spanId: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string }>;
+  }> = [];
+  const otlpReceiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const parsed = JSON.parse(body) as {
+        resourceSpans: Array<{
+          resource: { attributes: Array<{ value: { stringValue: string } }> };
+          scopeSpans: Array<{ spans: (typeof exports)[number]['spans'] }>;
+        }>;
+      };
+      for (const resourceSpans of parsed.resourceSpans) {
+        exports.push({ service: resourceSpans.resource.attributes[0]!.value.stringValue, spans: resourceSpans.scopeSpans.flatMap((scope) => scope.spans) });
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
 
   before(async () => {
     requireTool('k6');
+    otlpReceiver.listen(0, '127.0.0.1');
+    await once(otlpReceiver, 'listening');
     outDir = mkdtempSync(join(tmpdir(), 'loadgen-test-'));
     // The slow path starts off so that the passing run is deterministic; the test below turns it
     // on for every request at run time.
@@ -103,10 +209,15 @@ describe('npm run load -- smoke, against the three services', () => {
   after(async () => {
     await Promise.all([order, inventory, pricing].filter(Boolean).map((service) => service.stop()));
     if (outDir) rmSync(outDir, { recursive: true, force: true });
+    otlpReceiver.close();
   });
 
   const smoke = (name: string, extraArgs: string[] = [], duration = SMOKE_DURATION) =>
-    load(['smoke', '--no-remote-write', '--out', `json=${join(outDir, `${name}.json`)}`, ...extraArgs], { ORDER_URL: order.url, DURATION: duration });
+    load(['smoke', '--no-remote-write', '--out', `json=${join(outDir, `${name}.json`)}`, ...extraArgs], {
+      ORDER_URL: order.url,
+      DURATION: duration,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(otlpReceiver.address() as AddressInfo).port}`,
+    });
 
   /** trace_id metadata of the order requests k6 made, by flow, from k6's JSON output. */
   function k6TraceIds(name: string): Map<string, string> {
@@ -142,6 +253,24 @@ describe('npm run load -- smoke, against the three services', () => {
     // x-user-id reaches the business span.
     const details = (await order.spans()).filter((span) => span.name === 'fetch-order-details' && k6Traces.has(span.traceId));
     assert.ok(details.length > 0 && details.every((span) => /^user-\d+$/.test(String(span.attributes['user.id']))));
+
+    // k6 sent its own client span for every request, in batches: the parent of order's server span,
+    // around it in time.
+    const clientSpans = new Map(exports.flatMap((batch) => batch.spans.map((span) => [span.traceId, { ...span, service: batch.service }] as const)));
+    assert.deepEqual(
+      [...k6Traces.keys()].filter((traceId) => !clientSpans.has(traceId)),
+      [],
+      'k6 requests without a client span',
+    );
+    console.log(`k6 client spans: ${clientSpans.size} in ${exports.length} exports`);
+    assert.ok(exports.length * 2 <= clientSpans.size, `${exports.length} exports for ${clientSpans.size} spans: not batched`);
+    for (const server of orderServerSpans.filter((span) => k6Traces.has(span.traceId))) {
+      const client = clientSpans.get(server.traceId)!;
+      assert.equal(client.service, 'k6');
+      assert.equal(client.kind, 3);
+      assert.equal(server.parentSpanId, client.spanId, "order's server span is a child of k6's client span");
+      assert.ok(BigInt(client.endTimeUnixNano) - BigInt(client.startTimeUnixNano) >= BigInt(Math.floor(server.durationMs)) * 1_000_000n);
+    }
   });
 
   test('fails when the slow path takes every request', async () => {

@@ -15,6 +15,8 @@ export interface OrderRequest {
   headers: Record<string, string>;
   /** The trace id of the traceparent sent; undefined when the mode is "off". */
   traceId: string | undefined;
+  /** The parent id of that traceparent: the id of k6's client span; undefined when the mode is "off". */
+  parentId: string | undefined;
 }
 
 export declare const MAX_CATALOG_ID: number;

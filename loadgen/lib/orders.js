@@ -68,8 +68,9 @@ export function isErrorPath(iteration, every) {
 }
 
 /**
- * The request of one iteration: { orderId, path, flow, errorPath, expectedStatus, headers, traceId }.
- * traceId is undefined when the mode is "off" (the services' own sampler then picks one).
+ * The request of one iteration: { orderId, path, flow, errorPath, expectedStatus, headers, traceId,
+ * parentId }. traceId and parentId (the id of the client span the traceparent names) are undefined
+ * when the mode is "off" (the services' own sampler then picks a trace id).
  * @param {number} iteration
  * @param {{ errorEvery: number, traceparent?: TraceparentMode }} options
  */
@@ -80,10 +81,12 @@ export function orderRequest(iteration, options) {
   /** @type {Record<string, string>} */
   const headers = { 'x-user-id': `user-${1 + randomInt(USERS)}` };
   let traceId;
+  let parentId;
   if (mode !== 'off') {
     const context = newTraceparent(mode === 'sampled');
     headers.traceparent = context.header;
     traceId = context.traceId;
+    parentId = context.parentId;
   }
   return {
     orderId,
@@ -93,5 +96,6 @@ export function orderRequest(iteration, options) {
     expectedStatus: errorPath ? 502 : 200,
     headers,
     traceId,
+    parentId,
   };
 }

@@ -30,7 +30,7 @@ export const SLOW_RESPONSE_MS = 2000;
 
 /** @param {string} name */
 export function isScenarioName(name) {
-  return Object.prototype.hasOwnProperty.call(SCENARIOS, name);
+  return Object.hasOwn(SCENARIOS, name);
 }
 
 /** A usage line for an unknown scenario name. */
@@ -70,6 +70,16 @@ export function durationFromEnv(env, name, fallback) {
     throw new Error(`${name} must be a duration like 30s, 5m or 1h30m, got ${JSON.stringify(raw)}`);
   }
   return raw;
+}
+
+/**
+ * SETUP_WAIT: seconds setup() waits for order's /healthz (default 20; 120 for background, which
+ * compose starts together with the stack).
+ * @param {Env} env
+ * @param {string} scenario
+ */
+export function setupWaitFromEnv(env, scenario) {
+  return numberFromEnv(env, 'SETUP_WAIT', scenario === 'background' ? 120 : 20, { min: 0, max: 3600 });
 }
 
 /**
@@ -156,9 +166,7 @@ export function thresholdsFor(name) {
   const normalP95 = name === 'spike' ? 1500 : 500;
   const validP90 = name === 'spike' ? 2000 : 750;
   return {
-    'http_req_failed{flow:valid}': strict
-      ? [{ threshold: 'rate<0.01', abortOnFail: true, delayAbortEval: '5s' }]
-      : ['rate<0.02'],
+    'http_req_failed{flow:valid}': strict ? [{ threshold: 'rate<0.01', abortOnFail: true, delayAbortEval: '5s' }] : ['rate<0.02'],
     checks: [strict ? 'rate>0.99' : 'rate>0.98'],
     'http_req_duration{flow:valid}': [`p(90)<${validP90}`],
     order_duration_normal: [`p(95)<${normalP95}`],

@@ -9,6 +9,7 @@
 //
 //   npm run bench:load                        (BENCH_RATES=300,500,700 BENCH_STEP_SECONDS=30)
 //   BENCH_SOAK_MINUTES=5 BENCH_SOAK_RATE=300 npm run bench:load
+//   BENCH_K6_SPANS=off npm run bench:load     (k6 sends no spans of its own: their cost, by difference)
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,12 +17,15 @@ import { startLoad } from '../../loadgen/run.ts';
 import { telemetryCounters } from '../../native/stack-apis.ts';
 import { componentPids, stackDown, stackUp, urls } from '../../native/stack.ts';
 import { repoRoot, tempoSkipReason } from '../../native/tools.ts';
-import { cpuSeconds, heapUsedMiB, peakRssMiB, reportNodeOptions, rssMiB } from './proc.ts';
+import { cpuSeconds, heapUsedMiB, reportNodeOptions, rssMiB } from './proc.ts';
 
 const rates = (process.env.BENCH_RATES ?? '300,500,700').split(',').map(Number);
 const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 30);
 const soakMinutes = Number(process.env.BENCH_SOAK_MINUTES ?? 0);
 const soakRate = Number(process.env.BENCH_SOAK_RATE ?? 300);
+/** k6's own client spans (the roots of its traces) go to the Collector unless BENCH_K6_SPANS=off. */
+const k6Spans = process.env.BENCH_K6_SPANS !== 'off';
+const k6Env: Record<string, string> = k6Spans ? {} : { OTEL_SDK_DISABLED: 'true' };
 const outDir = join(repoRoot, '.stack', 'bench');
 const reportDir = join(outDir, 'reports');
 const SERVICES = ['order', 'inventory', 'pricing'];
@@ -30,7 +34,10 @@ if (skip) throw new Error(`the load benchmark needs Tempo: ${skip}`);
 
 const losses = async () => (await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo })).losses;
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
-const mib = (values: Record<string, number>) => Object.entries(values).map(([name, value]) => `${name} ${value.toFixed(0)}`).join(', ');
+const mib = (values: Record<string, number>) =>
+  Object.entries(values)
+    .map(([name, value]) => `${name} ${value.toFixed(0)}`)
+    .join(', ');
 
 async function runStep(rate: number) {
   const summaryFile = join(outDir, `k6-${rate}.json`);
@@ -39,7 +46,7 @@ async function runStep(rate: number) {
   const load = await startLoad({
     scenario: 'steady',
     orderUrl: urls.order,
-    env: { RATE: String(rate), DURATION: `${stepSeconds}s` },
+    env: { RATE: String(rate), DURATION: `${stepSeconds}s`, ...k6Env },
     k6Args: ['--quiet', '--summary-export', summaryFile],
     remoteWrite: 'off',
     stdio: 'ignore',
@@ -56,9 +63,10 @@ async function runStep(rate: number) {
   const heap: Record<string, number> = {};
   for (const name of SERVICES) heap[name] = await heapUsedMiB(pids[name]!, reportDir);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
-    metrics: { http_reqs: { count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
+    metrics: { iterations: { count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
   };
-  const requests = summary.metrics.http_reqs.count;
+  // One order per iteration; http_reqs also counts the health probe and k6's span exports.
+  const requests = summary.metrics.iterations.count;
   const cpuUs = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, ((cpuSeconds(pid) - cpuBefore[name]!) * 1e6) / requests]));
   cpuUs.k6 = (k6Cpu * 1e6) / requests;
   return {
@@ -74,7 +82,9 @@ async function runStep(rate: number) {
 
 rmSync(reportDir, { recursive: true, force: true });
 mkdirSync(reportDir, { recursive: true });
-console.log(`native stack load benchmark: rates ${rates.join(', ')} req/s, ${stepSeconds} s each, with Tempo, k6 on the same machine`);
+console.log(
+  `native stack load benchmark: rates ${rates.join(', ')} req/s, ${stepSeconds} s each, with Tempo, k6 on the same machine, k6's own spans ${k6Spans ? 'on' : 'off'}`,
+);
 await stackUp({ fresh: true, serviceEnv: { NODE_OPTIONS: reportNodeOptions(reportDir) }, log: () => undefined });
 let best: { rate: number; achieved: number; peakRss: Record<string, number> } | undefined;
 try {
@@ -86,7 +96,11 @@ try {
     const lost = Object.entries(after)
       .map(([name, value]) => [name, value - (before[name] ?? 0)] as const)
       .filter(([, delta]) => delta > 0);
-    const stackRss = sum(Object.entries(step.peakRss).filter(([name]) => name !== 'k6').map(([, value]) => value));
+    const stackRss = sum(
+      Object.entries(step.peakRss)
+        .filter(([name]) => name !== 'k6')
+        .map(([, value]) => value),
+    );
     console.log(
       `\n${rate} req/s: achieved ${step.achieved.toFixed(1)}, failed ${(step.failedShare * 100).toFixed(2)} %, k6 dropped ${step.droppedIterations}, lost telemetry: ${lost.map(([n, d]) => `${n} +${d}`).join(', ') || 'none'}` +
         `\n  CPU per order request, µs: ${mib(step.cpuUs)} (total ${sum(Object.values(step.cpuUs)).toFixed(0)})` +
@@ -98,7 +112,14 @@ try {
   }
   if (soakMinutes > 0) {
     console.log(`\nsoak: ${soakRate} req/s for ${soakMinutes} min`);
-    const load = await startLoad({ scenario: 'steady', orderUrl: urls.order, env: { RATE: String(soakRate), DURATION: `${soakMinutes}m` }, k6Args: ['--quiet'], remoteWrite: 'off', stdio: 'ignore' });
+    const load = await startLoad({
+      scenario: 'steady',
+      orderUrl: urls.order,
+      env: { RATE: String(soakRate), DURATION: `${soakMinutes}m`, ...k6Env },
+      k6Args: ['--quiet'],
+      remoteWrite: 'off',
+      stdio: 'ignore',
+    });
     const rssAt: Record<number, Record<string, number>> = {};
     for (let minute = 1; minute <= soakMinutes; minute++) {
       await sleep(60_000);
@@ -116,6 +137,10 @@ try {
 }
 console.log(
   best
-    ? `\nhighest sustained rate: ${best.rate} req/s (achieved ${best.achieved.toFixed(1)}), stack resident memory at that load: ${sum(Object.entries(best.peakRss).filter(([n]) => n !== 'k6').map(([, v]) => v)).toFixed(0)} MiB`
+    ? `\nhighest sustained rate: ${best.rate} req/s (achieved ${best.achieved.toFixed(1)}), stack resident memory at that load: ${sum(
+        Object.entries(best.peakRss)
+          .filter(([n]) => n !== 'k6')
+          .map(([, v]) => v),
+      ).toFixed(0)} MiB`
     : '\nno rate was sustained without loss',
 );

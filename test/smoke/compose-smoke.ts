@@ -10,7 +10,8 @@
 //   4. the dashboard's p99 query, run through Grafana, returns data and exemplars;
 //   5. Tempo, asked through Grafana, returns the trace of one of those exemplars.
 // Each check is retried until it passes or the deadline runs out (traffic, exemplars and traces need
-// a little time after startup). The exit code is 0 only when all checks pass.
+// a little time after startup); when nothing listens at GRAFANA_URL at all, it fails after 10 s
+// with that reason. The exit code is 0 only when all checks pass.
 //
 // Environment:
 //   GRAFANA_URL        default http://127.0.0.1:3000
@@ -19,7 +20,7 @@
 //
 // Node built-ins only (fetch), so it runs before or without npm install.
 
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually as pollUntil } from '../../native/eventually.ts';
 
 const grafanaUrl = (process.env.GRAFANA_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 const timeoutSeconds = Number(process.env.SMOKE_TIMEOUT_S ?? '300');
@@ -71,21 +72,28 @@ function expectOk(reply: Reply, what: string): void {
   if (reply.status !== 200) throw new Error(`${what}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
 }
 
-/** Runs `attempt` until it returns, or fails with its last error once the deadline has passed. */
+/** Nothing listening at all for this long: no stack is up, or GRAFANA_URL points elsewhere. */
+const NOTHING_LISTENS_GIVE_UP_MS = 10_000;
+
+/**
+ * Runs `attempt` until it returns, or fails with its last error once the deadline has passed, or at
+ * once when nothing has listened at Grafana's address for 10 s: a stack that is starting refuses
+ * for a moment, one that is not there refuses for ever, and waiting the whole deadline would only
+ * delay saying so.
+ */
 async function eventually<T>(name: string, attempt: () => Promise<T>): Promise<T> {
-  let lastError: unknown;
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() + RETRY_EVERY_MS > deadline) {
-      const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new Error(`${reason} (still failing after ${tries} attempt${tries === 1 ? '' : 's'})`);
-    }
-    if (tries === 1 || tries % 6 === 0) console.log(`  … ${name}: waiting (${lastError instanceof Error ? lastError.message : String(lastError)})`);
-    await sleep(RETRY_EVERY_MS);
+  const started = Date.now();
+  const refused = (error: unknown) => /ECONNREFUSED/.test(String(error));
+  try {
+    return await pollUntil(attempt, name, Math.max(0, deadline - Date.now()), RETRY_EVERY_MS, {
+      giveUpOn: (error) => refused(error) && Date.now() - started >= NOTHING_LISTENS_GIVE_UP_MS,
+      onRetry: (tries, last) => {
+        if (tries === 1 || tries % 6 === 0) console.log(`  … ${name}: waiting (${last instanceof Error ? last.message : String(last)})`);
+      },
+    });
+  } catch (error) {
+    if (!refused(error)) throw error;
+    throw new Error(`${(error as Error).message}: nothing listens there. Is the stack up (docker compose up -d --wait), or is GRAFANA_URL wrong?`);
   }
 }
 
@@ -166,7 +174,9 @@ async function dashboardIsProvisioned(): Promise<string> {
   const dashboard = (reply.json as { dashboard?: { uid?: string; panels?: { targets?: DashboardTarget[]; panels?: unknown[] }[] } }).dashboard;
   if (dashboard?.uid !== DASHBOARD_UID) throw new Error('the reply holds no dashboard');
   const targets = (dashboard.panels ?? []).flatMap((p) => p.targets ?? []);
-  const p99 = targets.find((t) => t.exemplar === true && /histogram_quantile\(\s*0\.99/.test(t.expr ?? '') && (t.expr ?? '').includes('http_request_duration_seconds_bucket'));
+  const p99 = targets.find(
+    (t) => t.exemplar === true && /histogram_quantile\(\s*0\.99/.test(t.expr ?? '') && (t.expr ?? '').includes('http_request_duration_seconds_bucket'),
+  );
   if (!p99?.expr) throw new Error('the dashboard has no p99 query with exemplars');
   return p99.expr;
 }
@@ -185,7 +195,9 @@ async function p99HasExemplars(expr: string): Promise<Exemplar[]> {
   if (series.length === 0) throw new Error('the p99 query returns no data yet: are the services getting traffic (k6)?');
   const exemplars = exemplarsIn(frames);
   if (exemplars.length === 0) {
-    throw new Error(`the p99 query returns ${series.length} series but no exemplar with a ${TRACE_ID_LABELS.join('/')} label (Prometheus needs --enable-feature=exemplar-storage)`);
+    throw new Error(
+      `the p99 query returns ${series.length} series but no exemplar with a ${TRACE_ID_LABELS.join('/')} label (Prometheus needs --enable-feature=exemplar-storage)`,
+    );
   }
   return exemplars;
 }
@@ -265,16 +277,33 @@ async function main(): Promise<number> {
   if (up === undefined) {
     skip('data sources, dashboard, exemplars, traces', 'Grafana is not reachable');
   } else {
-    await check('Prometheus data source is healthy', () => datasourceIsHealthy(PROMETHEUS.uid), (v) => v);
-    await check('Tempo data source is healthy', () => datasourceIsHealthy(TEMPO.uid), (v) => v);
+    await check(
+      'Prometheus data source is healthy',
+      () => datasourceIsHealthy(PROMETHEUS.uid),
+      (v) => v,
+    );
+    await check(
+      'Tempo data source is healthy',
+      () => datasourceIsHealthy(TEMPO.uid),
+      (v) => v,
+    );
     const expr = await check(`dashboard ${DASHBOARD_UID} is provisioned`, dashboardIsProvisioned, (v) => `p99 query: ${v}`);
     if (expr === undefined) {
       skip('p99 query returns exemplars', 'no dashboard');
       skip('Tempo returns an exemplar trace', 'no dashboard');
     } else {
-      const exemplars = await check('p99 query returns exemplars', () => p99HasExemplars(expr), (v) => `${v.length} exemplars, newest trace ${v[0]!.traceId}`);
+      const exemplars = await check(
+        'p99 query returns exemplars',
+        () => p99HasExemplars(expr),
+        (v) => `${v.length} exemplars, newest trace ${v[0]!.traceId}`,
+      );
       if (exemplars === undefined) skip('Tempo returns an exemplar trace', 'no exemplars');
-      else await check('Tempo returns an exemplar trace', () => exemplarTraceIsInTempo(expr), (v) => v);
+      else
+        await check(
+          'Tempo returns an exemplar trace',
+          () => exemplarTraceIsInTempo(expr),
+          (v) => v,
+        );
     }
   }
 

@@ -21,7 +21,12 @@ export interface KnownTrace {
 export interface K6Run {
   exitCode: number;
   requestsPerSecond: number;
+  /** Requests to order: k6's iterations, one order each (http_reqs counts its probe and span exports too). */
   requests: number;
+  /** Requests that failed by k6's rules (http_req_failed: an unexpected status or no answer). */
+  failed: number;
+  /** p99 of the valid orders that did not take the slow path, ms (order_duration_normal). */
+  normalP99Ms: number;
   traces: KnownTrace[];
 }
 
@@ -50,10 +55,20 @@ export async function runK6(options: { rate: number; seconds: number; slowMs: nu
     error: match[2] === 'error_path',
     slow: Number(match[4]) > options.slowMs,
   }));
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: { http_reqs: { count: number; rate: number } } };
+  const { metrics } = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
+    metrics: { iterations: { count: number; rate: number }; http_req_failed: { passes: number }; order_duration_normal: { 'p(99)': number } };
+  };
   assert.ok(exitCode === 0 || exitCode === 99, `k6 failed with exit code ${exitCode}:\n${stderr.slice(-2000)}`);
   assert.ok(traces.length > 100, `k6 logged only ${traces.length} trace ids`);
-  return { exitCode, requestsPerSecond: summary.metrics.http_reqs.rate, requests: summary.metrics.http_reqs.count, traces };
+  return {
+    exitCode,
+    requestsPerSecond: metrics.iterations.rate,
+    requests: metrics.iterations.count,
+    // A Rate metric's "passes" are its true values: for http_req_failed, the failures.
+    failed: metrics.http_req_failed.passes,
+    normalP99Ms: metrics.order_duration_normal['p(99)'],
+    traces,
+  };
 }
 
 /**
