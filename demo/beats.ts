@@ -49,7 +49,8 @@ export const BEATS: readonly Beat[] = [
   {
     title: 'Check the stack',
     run: async (demo) => {
-      const results = (demo.state.health = await checkStack(demo.config, demo.log));
+      const results = await checkStack(demo.config, demo.log);
+      demo.state.health = results;
       return `${results.filter((result) => result.healthy).length}/${results.length} healthy`;
     },
   },
@@ -64,7 +65,8 @@ export const BEATS: readonly Beat[] = [
   {
     title: 'Start steady load',
     run: async (demo) => {
-      const load = (demo.load = await startBackgroundLoad(demo.config, demo.log));
+      const load = await startBackgroundLoad(demo.config, demo.log);
+      demo.load = load;
       void load.ended.then((why) => {
         if (!demo.stopping) demo.log(warn(`  !!! the load ended by itself: ${why}`));
       });
@@ -96,7 +98,8 @@ export const BEATS: readonly Beat[] = [
     cue: () => 'Find the slowest exemplar',
     run: async (demo) => {
       const bugOnAt = need(demo.state.bugOnAt, 'Turn the bug on');
-      const found = (demo.state.exemplars = await findSlowestExemplars(demo.config, Math.floor(bugOnAt / 1000) - 5, Math.ceil(Date.now() / 1000)));
+      const found = await findSlowestExemplars(demo.config, Math.floor(bugOnAt / 1000) - 5, Math.ceil(Date.now() / 1000));
+      demo.state.exemplars = found;
       const slowest = found[0]!;
       demo.state.traceId = slowest.traceId;
       return `${found.length} exemplars; slowest ${seconds(slowest.value)} at ${new Date(slowest.timestamp * 1000).toISOString()} -> trace ${slowest.traceId}`;

@@ -22,7 +22,13 @@ export function p99(config: DemoConfig, job: 'order' | 'inventory' | 'pricing'):
 }
 
 /** Polls until check(value) holds; prints progress; throws a StepError with `failure` on timeout. */
-async function waitFor(config: DemoConfig, log: Log, read: () => Promise<{ value: number; text: string }>, check: (value: number) => boolean, failure: (last: string) => string): Promise<number> {
+async function waitFor(
+  config: DemoConfig,
+  log: Log,
+  read: () => Promise<{ value: number; text: string }>,
+  check: (value: number) => boolean,
+  failure: (last: string) => string,
+): Promise<number> {
   const started = Date.now();
   for (;;) {
     const { value, text } = await read();
@@ -44,7 +50,10 @@ export async function waitForCalmBaseline(config: DemoConfig, log: Log = say): P
       requestsPerSecond = await value(config, requestRateQuery('order'));
       const inventory = await p99(config, 'inventory');
       const order = await p99(config, 'order');
-      return { value: requestsPerSecond > 0 ? inventory : NaN, text: `order ${Number.isFinite(requestsPerSecond) ? requestsPerSecond.toFixed(1) : 0} req/s, p99 order ${seconds(order)}, inventory ${seconds(inventory)} (waiting for traffic and p99 < ${config.spikeSeconds} s)` };
+      return {
+        value: requestsPerSecond > 0 ? inventory : NaN,
+        text: `order ${Number.isFinite(requestsPerSecond) ? requestsPerSecond.toFixed(1) : 0} req/s, p99 order ${seconds(order)}, inventory ${seconds(inventory)} (waiting for traffic and p99 < ${config.spikeSeconds} s)`,
+      };
     },
     (value) => Number.isFinite(value) && value < config.spikeSeconds,
     (last) =>

@@ -27,7 +27,9 @@ export async function verifyTrace(config: DemoConfig, traceId: string, log: Log 
     const elapsed = Date.now() - started;
     log(`    ${String(Math.round(elapsed / 1000)).padStart(4)} s  ${last}`);
     if (elapsed + 3000 > timeoutMs) {
-      throw new StepError(`trace ${traceId} from ${config.urls.tempo}/api/traces/${traceId}: ${last} (want >= ${config.minDbSpans} query-stock-db spans in inventory)`);
+      throw new StepError(
+        `trace ${traceId} from ${config.urls.tempo}/api/traces/${traceId}: ${last} (want >= ${config.minDbSpans} query-stock-db spans in inventory)`,
+      );
     }
     await sleep(3000);
   }

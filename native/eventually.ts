@@ -11,7 +11,13 @@ export interface EventuallyOptions {
  * Polls fn until it returns a truthy value, or throws once the deadline has passed, naming what it
  * waited for and the last error fn threw.
  */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 5000, intervalMs = 50, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 5000,
+  intervalMs = 50,
+  options: EventuallyOptions = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (let attempt = 1; ; attempt++) {
@@ -23,7 +29,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
       if (options.giveUpOn?.(error)) throw error;
       last = error;
     }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
+    if (Date.now() >= deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
     options.onRetry?.(attempt, last);
     await sleep(intervalMs);
   }

@@ -22,7 +22,12 @@ function envOr(name: string, fallback: () => string): string {
 
 /** TOOLS_DIR as native/versions.sh computes it: ${TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spike-to-trace}. */
 export function toolsDir(): string {
-  return envOr('TOOLS_DIR', () => path.join(envOr('XDG_CACHE_HOME', () => path.join(envOr('HOME', homedir), '.cache')), 'spike-to-trace'));
+  return envOr('TOOLS_DIR', () =>
+    path.join(
+      envOr('XDG_CACHE_HOME', () => path.join(envOr('HOME', homedir), '.cache')),
+      'spike-to-trace',
+    ),
+  );
 }
 
 /** Where a tool is (or would be): $TOOLS_DIR/bin/<name>. */
@@ -103,7 +108,11 @@ export function run(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() + (signal ? `\n(killed by ${signal})` : '') });
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(stdout).toString(),
+        stderr: Buffer.concat(stderr).toString() + (signal ? `\n(killed by ${signal})` : ''),
+      });
     });
     child.stdin.on('error', () => {}); // the tool may exit before reading all of its input
     child.stdin.end(options.input ?? '');

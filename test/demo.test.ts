@@ -32,7 +32,9 @@ describe('the demo without a stack', () => {
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'demo-test-'));
     const nowhere = `http://127.0.0.1:${await closedPort()}`;
-    env = Object.fromEntries(['ORDER_URL', 'INVENTORY_URL', 'PRICING_URL', 'COLLECTOR_HEALTH_URL', 'PROMETHEUS_URL', 'TEMPO_URL', 'GRAFANA_URL'].map((name) => [name, nowhere]));
+    env = Object.fromEntries(
+      ['ORDER_URL', 'INVENTORY_URL', 'PRICING_URL', 'COLLECTOR_HEALTH_URL', 'PROMETHEUS_URL', 'TEMPO_URL', 'GRAFANA_URL'].map((name) => [name, nowhere]),
+    );
   });
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
@@ -85,7 +87,15 @@ describe('the demo without a stack', () => {
     const stack = { kind: 'compose', why: 'test' } as const;
     const config = configFromArgs(['--rehearse', '--slow-rate', '0.5'], { ...env, DEMO_LOAD_RATE: '20' }, stack);
     assert.deepEqual([config.slowRate, config.loadRate, config.stepTimeoutMs, config.rehearse, config.builtinLoad], [0.5, 20, 180_000, true, false]);
-    for (const argv of [['--bogus'], ['--rehearse', 'extra'], ['--slow-rate', 'fast'], ['--slow-rate', '2'], ['--load-rate', '0'], ['--step-timeout'], ['--step-timeout', '--rehearse']]) {
+    for (const argv of [
+      ['--bogus'],
+      ['--rehearse', 'extra'],
+      ['--slow-rate', 'fast'],
+      ['--slow-rate', '2'],
+      ['--load-rate', '0'],
+      ['--step-timeout'],
+      ['--step-timeout', '--rehearse'],
+    ]) {
       assert.throws(() => configFromArgs(argv, env, stack), UsageError, argv.join(' '));
     }
   });
@@ -100,7 +110,10 @@ describe('the demo without a stack', () => {
 
   test('the built-in load follows loadgen/lib/orders.js: error path first and every 50th, ids, user', () => {
     const requests = Array.from({ length: 101 }, (_, iteration) => orderRequest(iteration, { errorEvery: 50 }));
-    assert.deepEqual(requests.flatMap((request, i) => (request.errorPath ? [i] : [])), [0, 50, 100]);
+    assert.deepEqual(
+      requests.flatMap((request, i) => (request.errorPath ? [i] : [])),
+      [0, 50, 100],
+    );
     for (const request of requests) {
       const [low, high] = request.errorPath ? [10_000, 99_999] : [1, 9999];
       assert.ok(request.orderId >= low && request.orderId <= high, `${request.flow} id ${request.orderId}`);

@@ -54,7 +54,12 @@ function usedBy(pkg: PackageJson, roots: string[], scriptFiles: string[]): Set<s
 const root = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as PackageJson;
 const packages: Array<{ dir: string; pkg: PackageJson; roots: string[]; scriptFiles: string[] }> = [
   { dir: '.', pkg: root, roots: ['test', 'native', 'demo', 'loadgen'], scriptFiles: ['native/test.sh'] },
-  ...(root.workspaces ?? []).map((dir) => ({ dir, pkg: JSON.parse(readFileSync(path.join(repoRoot, dir, 'package.json'), 'utf8')) as PackageJson, roots: [`${dir}/src`], scriptFiles: [] })),
+  ...(root.workspaces ?? []).map((dir) => ({
+    dir,
+    pkg: JSON.parse(readFileSync(path.join(repoRoot, dir, 'package.json'), 'utf8')) as PackageJson,
+    roots: [`${dir}/src`],
+    scriptFiles: [],
+  })),
 ];
 
 for (const { dir, pkg, roots, scriptFiles } of packages) {

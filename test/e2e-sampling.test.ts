@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { assertFlowed, exemplarResolvability, missingTraces, promValue, telemetryCounters } from '../native/stack-apis.ts';
 import { stackDown, stackUp, urls } from '../native/stack.ts';
 import { tempoSkipReason } from '../native/tools.ts';
-import { eventually } from './support/eventually.ts';
+import { eventually } from '../native/eventually.ts';
 import { runK6, sendOwnTracedRequests, type K6Run, type KnownTrace } from './support/traffic.ts';
 
 const K6_RATE = 40;
@@ -51,7 +51,13 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
   test('every error trace and every trace over 1 s the test caused is in Tempo (100 %)', async () => {
     const wanted = [...own, ...k6!.traces].filter((t) => t.error || t.slow);
     assert.ok(wanted.filter((t) => t.slow).length >= 10 && wanted.filter((t) => t.error).length >= 10, 'too few slow or error requests');
-    const missingIds = new Set(await missingTraces(urls.tempo, wanted.map((t) => t.traceId), 40_000));
+    const missingIds = new Set(
+      await missingTraces(
+        urls.tempo,
+        wanted.map((t) => t.traceId),
+        40_000,
+      ),
+    );
     const missing = wanted.filter((t) => missingIds.has(t.traceId));
     figures['error and slow traces in Tempo'] = `${wanted.length - missing.length} of ${wanted.length}`;
     assert.deepEqual(missing, [], 'error or slow traces the sampler dropped');
@@ -64,13 +70,20 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
     const stored = flow['Tempo spans accepted']!;
     figures['spans reaching Tempo'] = `${stored} of ${received} (${(100 * (1 - stored / received)).toFixed(1)} % dropped by the sampler)`;
     assert.ok(stored < 0.6 * received, `Tempo received ${stored} of ${received} spans`);
-    assert.deepEqual(Object.entries(losses).filter(([, n]) => n > 0), [], 'telemetry lost');
+    assert.deepEqual(
+      Object.entries(losses).filter(([, n]) => n > 0),
+      [],
+      'telemetry lost',
+    );
   });
 
   test("RED from the span metrics agrees with the services' own histogram within 2 %", async () => {
     for (const service of SERVICES) {
       const pairs = {
-        requests: [`sum(traces_spanmetrics_calls_total{service="${service}", span_kind="SPAN_KIND_SERVER"})`, `sum(http_request_duration_seconds_count{job="${service}"})`],
+        requests: [
+          `sum(traces_spanmetrics_calls_total{service="${service}", span_kind="SPAN_KIND_SERVER"})`,
+          `sum(http_request_duration_seconds_count{job="${service}"})`,
+        ],
         errors: [
           `sum(traces_spanmetrics_calls_total{service="${service}", span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_ERROR"}) or vector(0)`,
           `sum(http_request_duration_seconds_count{job="${service}", http_response_status_code=~"5.."}) or vector(0)`,
@@ -87,10 +100,15 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
         // of tens of milliseconds (pricing), interpolation magnifies that to a few percent.
         const agree = ([a, b]: readonly [number, number]) => Math.abs(a - b) <= (what === 'p99' && b < 0.1 ? 0.1 : RED_TOLERANCE) * Math.abs(b);
         // The span metrics are flushed every 15 s, the services' metrics every 5 s.
-        const [a, b] = await eventually(async () => {
-          const values = await read();
-          return agree(values) ? values : undefined;
-        }, `${service} ${what}: span metrics against the service's histogram`, 45_000, 3000).catch(read);
+        const [a, b] = await eventually(
+          async () => {
+            const values = await read();
+            return agree(values) ? values : undefined;
+          },
+          `${service} ${what}: span metrics against the service's histogram`,
+          45_000,
+          3000,
+        ).catch(read);
         figures[`${service} ${what} (span metrics / service)`] = `${a.toFixed(what === 'p99' ? 4 : 0)} / ${b.toFixed(what === 'p99' ? 4 : 0)}`;
         assert.ok(agree([a, b]), `${service} ${what}: ${a} from span metrics, ${b} from the service`);
       }
@@ -102,10 +120,15 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
       const route = server === 'inventory' ? '/stock/:id' : '/price/:id';
       const edge = `sum(traces_service_graph_request_total{client="order", server="${server}"})`;
       const served = `sum(http_request_duration_seconds_count{job="${server}", http_route="${route}"})`;
-      const [a, b] = await eventually(async () => {
-        const values = [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const;
-        return within(values[0], values[1]) ? values : undefined;
-      }, `order → ${server} against ${server}'s requests`, 45_000, 3000).catch(async () => [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const);
+      const [a, b] = await eventually(
+        async () => {
+          const values = [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const;
+          return within(values[0], values[1]) ? values : undefined;
+        },
+        `order → ${server} against ${server}'s requests`,
+        45_000,
+        3000,
+      ).catch(async () => [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const);
       figures[`order → ${server} (service graph / served)`] = `${a} / ${b}`;
       assert.ok(within(a, b), `order → ${server}: ${a} in the service graph, ${b} served`);
     }

@@ -4,21 +4,21 @@
 // repository's otel-collector/config.yaml on free local ports. The Collector's debug exporter
 // (verbosity detailed) prints what it received: the exemplars must be there with our trace and
 // span ids. Remote write goes to a stub that answers 204 (the Prometheus leg is tested elsewhere).
-import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
-import path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { context, trace, type Span } from "@opentelemetry/api";
-import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { StackContextManager, TracerProvider } from "@opentelemetry/sdk-trace";
-import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from "../services/shared/src/exemplars/index.ts";
-import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS } from "../services/shared/src/request-metrics.ts";
-import { repoRoot, requireTool } from "../native/tools.ts";
-import { eventually } from "./support/eventually.ts";
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { context, trace, type Span } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { StackContextManager, TracerProvider } from '@opentelemetry/sdk-trace';
+import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } from '../services/shared/src/exemplars/index.ts';
+import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS } from '../services/shared/src/request-metrics.ts';
+import { repoRoot, requireTool } from '../native/tools.ts';
+import { eventually } from '../native/eventually.ts';
 
 class ManualReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
@@ -27,7 +27,7 @@ class ManualReader extends MetricReader {
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
-  await new Promise<void>((resolve, reject) => server.listen(0, "127.0.0.1", resolve).once("error", reject));
+  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
@@ -51,11 +51,13 @@ function loggedExemplars(output: string, metric: string): Map<string, LoggedExem
   const byRoute = new Map<string, LoggedExemplar[]>();
   // One "Metric #n" section per metric; each histogram data point lists its attributes then its exemplars.
   for (const section of output.split(/Metric #\d+/)) {
-    if (!new RegExp(`-> Name: ${metric.replaceAll(".", "\\.")}\\s`).test(section)) continue;
+    if (!new RegExp(`-> Name: ${metric.replaceAll('.', '\\.')}\\s`).test(section)) continue;
     for (const point of section.split(/HistogramDataPoints #\d+/).slice(1)) {
-      const route = /-> http\.route: Str\(([^)]*)\)/.exec(point)?.[1] ?? "";
+      const route = /-> http\.route: Str\(([^)]*)\)/.exec(point)?.[1] ?? '';
       const list = byRoute.get(route) ?? [];
-      for (const m of point.matchAll(/Exemplar #\d+\s+-> Trace ID: ([0-9a-f]*)\s+-> Span ID: ([0-9a-f]*)\s+-> Timestamp: [^\n]*\n[^\n]*-> Value: ([0-9.eE+-]+)/g)) {
+      for (const m of point.matchAll(
+        /Exemplar #\d+\s+-> Trace ID: ([0-9a-f]*)\s+-> Span ID: ([0-9a-f]*)\s+-> Timestamp: [^\n]*\n[^\n]*-> Value: ([0-9.eE+-]+)/g,
+      )) {
         list.push({ traceId: m[1]!, spanId: m[2]!, value: Number(m[3]) });
       }
       byRoute.set(route, list);
@@ -64,54 +66,57 @@ function loggedExemplars(output: string, metric: string): Map<string, LoggedExem
   return byRoute;
 }
 
-describe("exemplars through the real OpenTelemetry Collector", () => {
+describe('exemplars through the real OpenTelemetry Collector', () => {
   let collector: ChildProcess | undefined;
   let remoteWrite: Server | undefined;
-  let output = "";
+  let output = '';
   let remoteWrites = 0;
   let grpcPort = 0;
   const contextManager = new StackContextManager();
 
   before(async () => {
-    const otelcol = requireTool("otelcol"); // fails with "run `npm run tools`" when missing
+    const otelcol = requireTool('otelcol'); // fails with "run `npm run tools`" when missing
     context.setGlobalContextManager(contextManager.enable());
 
     remoteWrite = createHttpServer((req, res) => {
       req.resume();
-      req.on("end", () => {
+      req.on('end', () => {
         remoteWrites++;
         res.writeHead(204).end();
       });
     });
-    await new Promise<void>((resolve) => remoteWrite!.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => remoteWrite!.listen(0, '127.0.0.1', resolve));
     const remoteWritePort = (remoteWrite.address() as AddressInfo).port;
 
     grpcPort = await freePort();
     const [httpPort, healthPort, metricsPort, tempoPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    collector = spawn(otelcol, ["--config", path.join(repoRoot, "otel-collector", "config.yaml")], {
+    collector = spawn(otelcol, ['--config', path.join(repoRoot, 'otel-collector', 'config.yaml')], {
       cwd: repoRoot,
       env: {
         ...process.env,
         OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpcPort}`,
         OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${httpPort}`,
         OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${healthPort}`,
-        OTELCOL_METRICS_HOST: "127.0.0.1",
+        OTELCOL_METRICS_HOST: '127.0.0.1',
         OTELCOL_METRICS_PORT: String(metricsPort),
-        OTELCOL_DEBUG_VERBOSITY: "detailed",
+        OTELCOL_DEBUG_VERBOSITY: 'detailed',
         TEMPO_OTLP_ENDPOINT: `127.0.0.1:${tempoPort}`, // nothing listens: no traces are sent in this test
         PROMETHEUS_REMOTE_WRITE_URL: `http://127.0.0.1:${remoteWritePort}/api/v1/write`,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    collector.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-    collector.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-    const exited = new Promise<number | null>((resolve) => collector!.once("exit", resolve));
+    collector.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    collector.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => collector!.once('exit', resolve));
 
     await waitFor(
       "the Collector's health check",
       async () => {
         if (collector!.exitCode !== null) assert.fail(`the Collector exited with ${await exited}\n${output}`);
-        const ok = await fetch(`http://127.0.0.1:${healthPort}/`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${healthPort}/`).then(
+          (r) => r.ok,
+          () => false,
+        );
         return ok ? true : undefined;
       },
       30_000,
@@ -122,25 +127,25 @@ describe("exemplars through the real OpenTelemetry Collector", () => {
   after(async () => {
     context.disable();
     if (collector && collector.exitCode === null) {
-      const exited = new Promise((resolve) => collector!.once("exit", resolve));
-      collector.kill("SIGTERM");
-      const timer = setTimeout(() => collector!.kill("SIGKILL"), 10_000);
+      const exited = new Promise((resolve) => collector!.once('exit', resolve));
+      collector.kill('SIGTERM');
+      const timer = setTimeout(() => collector!.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
     if (remoteWrite) await new Promise((resolve) => remoteWrite!.close(resolve));
   });
 
-  test("the Collector receives the histogram with our exemplars: trace ids, span ids, values in seconds", async () => {
+  test('the Collector receives the histogram with our exemplars: trace ids, span ids, values in seconds', async () => {
     const tracerProvider = new TracerProvider();
-    const tracer = tracerProvider.getTracer("exemplars-collector-test");
+    const tracer = tracerProvider.getTracer('exemplars-collector-test');
     const reader = new ManualReader();
     const meterProvider = new MeterProvider({
       readers: [reader],
-      resource: resourceFromAttributes({ "service.name": "exemplars-collector-test" }),
+      resource: resourceFromAttributes({ 'service.name': 'exemplars-collector-test' }),
     });
-    const store = new ExemplarStore({ filter: "always_on" });
-    const histogram = createExemplarHistogram(meterProvider.getMeter("exemplars-collector-test"), HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS, store);
+    const store = new ExemplarStore({ filter: 'always_on' });
+    const histogram = createExemplarHistogram(meterProvider.getMeter('exemplars-collector-test'), HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS, store);
     const exporter = createExemplarMetricExporter(store, { url: `http://127.0.0.1:${grpcPort}` });
 
     const inSpan = (name: string, fn: () => void): Span => {
@@ -149,18 +154,18 @@ describe("exemplars through the real OpenTelemetry Collector", () => {
       span.end();
       return span;
     };
-    const attributes = (route: string, status: number) => ({ "http.request.method": "GET", "http.route": route, "http.response.status_code": status });
-    const fast = inSpan("GET /orders/:id fast", () => histogram.record(0.042, attributes("/orders/:id", 200)));
-    const slow = inSpan("GET /orders/:id slow", () => histogram.record(3.4, attributes("/orders/:id", 200)));
-    const stock = inSpan("GET /stock/:id", () => histogram.record(0.12, attributes("/stock/:id", 200)));
+    const attributes = (route: string, status: number) => ({ 'http.request.method': 'GET', 'http.route': route, 'http.response.status_code': status });
+    const fast = inSpan('GET /orders/:id fast', () => histogram.record(0.042, attributes('/orders/:id', 200)));
+    const slow = inSpan('GET /orders/:id slow', () => histogram.record(3.4, attributes('/orders/:id', 200)));
+    const stock = inSpan('GET /stock/:id', () => histogram.record(0.12, attributes('/stock/:id', 200)));
 
     const { resourceMetrics } = await reader.collect();
     const result = await new Promise<ExportResult>((resolve) => exporter.export(resourceMetrics, resolve));
     assert.equal(result.code, ExportResultCode.SUCCESS, `export failed: ${result.error?.message}\n${output}`);
 
     const expected = new Map([
-      ["/orders/:id", [fast, slow].map((s, i) => ({ traceId: s.spanContext().traceId, spanId: s.spanContext().spanId, value: [0.042, 3.4][i]! }))],
-      ["/stock/:id", [{ traceId: stock.spanContext().traceId, spanId: stock.spanContext().spanId, value: 0.12 }]],
+      ['/orders/:id', [fast, slow].map((s, i) => ({ traceId: s.spanContext().traceId, spanId: s.spanContext().spanId, value: [0.042, 3.4][i]! }))],
+      ['/stock/:id', [{ traceId: stock.spanContext().traceId, spanId: stock.spanContext().spanId, value: 0.12 }]],
     ]);
     const logged = await waitFor(
       "the exemplars in the Collector's debug output",
@@ -180,7 +185,7 @@ describe("exemplars through the real OpenTelemetry Collector", () => {
         );
       }
     }
-    assert.match(output, /-> Unit: s\s/, "the unit is seconds");
+    assert.match(output, /-> Unit: s\s/, 'the unit is seconds');
 
     // A second export sends the cumulative histogram again, without the exemplars already sent.
     const before = output.length;
@@ -196,10 +201,15 @@ describe("exemplars through the real OpenTelemetry Collector", () => {
       20_000,
       () => output,
     );
-    assert.doesNotMatch(second, /Exemplar #\d+/, "no exemplar is sent twice");
+    assert.doesNotMatch(second, /Exemplar #\d+/, 'no exemplar is sent twice');
 
     // And the metrics pipeline reached the remote-write endpoint.
-    await waitFor("a remote-write request", () => (remoteWrites > 0 ? true : undefined), 20_000, () => output);
+    await waitFor(
+      'a remote-write request',
+      () => (remoteWrites > 0 ? true : undefined),
+      20_000,
+      () => output,
+    );
 
     await exporter.shutdown();
     await meterProvider.shutdown();

@@ -26,9 +26,9 @@ import { repoRoot } from '../native/tools.ts';
 const at = (...parts: string[]) => join(repoRoot, ...parts);
 
 /** The Grafana service of docker-compose.yml (mounts and environment are all these checks read). */
-const grafanaService = readYaml<{ services: Record<string, { volumes?: (string | { source?: string; target: string })[]; environment?: Record<string, unknown> }> }>(
-  at('docker-compose.yml'),
-).services['grafana'];
+const grafanaService = readYaml<{
+  services: Record<string, { volumes?: (string | { source?: string; target: string })[]; environment?: Record<string, unknown> }>;
+}>(at('docker-compose.yml')).services.grafana;
 
 // ---------------------------------------------------------------------------------------------------
 // Grafana: data sources
@@ -50,18 +50,18 @@ test('Grafana provisions Prometheus (uid prometheus) and Tempo (uid tempo) at th
   assert.equal(tempo.url, 'http://tempo:3200');
 
   const tempoJson = tempo.jsonData ?? {};
-  assert.deepEqual(tempoJson['nodeGraph'], { enabled: true }, 'Tempo: node graph enabled');
-  assert.equal((tempoJson['serviceMap'] as { datasourceUid?: string } | undefined)?.datasourceUid, 'prometheus', 'Tempo: service map from Prometheus');
-  assert.ok(tempoJson['tracesToMetrics'], 'Tempo: traces to metrics configured');
-  assert.ok(tempoJson['search'], 'Tempo: search settings');
-  assert.ok(tempoJson['traceQuery'], 'Tempo: trace query settings');
+  assert.deepEqual(tempoJson.nodeGraph, { enabled: true }, 'Tempo: node graph enabled');
+  assert.equal((tempoJson.serviceMap as { datasourceUid?: string } | undefined)?.datasourceUid, 'prometheus', 'Tempo: service map from Prometheus');
+  assert.ok(tempoJson.tracesToMetrics, 'Tempo: traces to metrics configured');
+  assert.ok(tempoJson.search, 'Tempo: search settings');
+  assert.ok(tempoJson.traceQuery, 'Tempo: trace query settings');
 });
 
 test('every data source link inside the provisioning points at a provisioned uid', () => {
   const links: { from: string; uid: unknown }[] = [];
   for (const ds of datasources) {
     const json = ds.jsonData ?? {};
-    for (const destination of (json['exemplarTraceIdDestinations'] as { datasourceUid?: string }[] | undefined) ?? []) {
+    for (const destination of (json.exemplarTraceIdDestinations as { datasourceUid?: string }[] | undefined) ?? []) {
       links.push({ from: `${ds.uid}.exemplarTraceIdDestinations`, uid: destination.datasourceUid });
     }
     for (const key of ['serviceMap', 'tracesToMetrics', 'tracesToLogsV2', 'tracesToProfiles', 'lokiSearch']) {
@@ -98,7 +98,7 @@ test('exemplarTraceIdDestinations name exactly the exemplar labels the stack emi
   // trace_id: what the Collector's prometheus_remote_write exporter calls the exemplar's trace id
   // (fixed in the exporter, not configurable). traceID: Tempo's metrics-generator.
   const emitted = ['trace_id', tempoExemplarLabel()].sort();
-  const destinations = (datasourceByUid.get('prometheus')?.jsonData?.['exemplarTraceIdDestinations'] ?? []) as {
+  const destinations = (datasourceByUid.get('prometheus')?.jsonData?.exemplarTraceIdDestinations ?? []) as {
     name?: string;
     datasourceUid?: string;
     url?: string;
@@ -127,7 +127,10 @@ test('the spike-to-trace dashboard exists once, with unique panel ids', () => {
   assert.ok(uids.includes('spike-to-trace'));
   for (const { file, dashboard } of dashboards) {
     const ids = allPanels(dashboard).map((p) => p.id);
-    assert.ok(ids.every((id) => typeof id === 'number'), `${file}: every panel has a numeric id`);
+    assert.ok(
+      ids.every((id) => typeof id === 'number'),
+      `${file}: every panel has a numeric id`,
+    );
     assert.equal(new Set(ids).size, ids.length, `${file}: panel ids must be unique`);
   }
 });
@@ -144,7 +147,7 @@ test('every data source a dashboard uses is provisioned, with the same type', ()
         assert.ok(refOf(panel.datasource) ?? panel.targets?.every((t) => refOf(t.datasource)), `${file}: panel "${panel.title}" names its data source`);
       }
     }
-    for (const annotation of ((dashboard['annotations'] as { list?: { datasource?: DatasourceRef }[] } | undefined)?.list ?? [])) {
+    for (const annotation of (dashboard.annotations as { list?: { datasource?: DatasourceRef }[] } | undefined)?.list ?? []) {
       refs.push({ where: 'annotation', ref: refOf(annotation.datasource) });
     }
     for (const { where, ref } of refs) {
@@ -174,7 +177,10 @@ test('every metric in every dashboard PromQL expression is one the stack emits',
 
 test('listDashboardPromQL gives runnable queries: Grafana variables replaced by concrete values', () => {
   const queries = listDashboardPromQL({ rateInterval: '2m', interval: '30s', range: '1h' });
-  assert.ok(queries.some((q) => q.expr.includes('$__rate_interval')), 'the dashboards use $__rate_interval');
+  assert.ok(
+    queries.some((q) => q.expr.includes('$__rate_interval')),
+    'the dashboards use $__rate_interval',
+  );
   for (const q of queries) assert.ok(!q.query.includes('$__'), q.query);
   assert.deepEqual(
     dashboardPromQueries().map((q) => q.expr),
@@ -190,10 +196,11 @@ test('metricNamesIn finds metric names and nothing else', () => {
     metricNamesIn('histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket{http_route!="/healthz"}[$__rate_interval])))'),
     ['http_request_duration_seconds_bucket'],
   );
-  assert.deepEqual(
-    metricNamesIn('(sum by (job) (rate(a_total{code=~"5.."}[1m])) or 0 * sum(rate(b_total[5m] offset 5m)) by (job)) / on (job) group_left c'),
-    ['a_total', 'b_total', 'c'],
-  );
+  assert.deepEqual(metricNamesIn('(sum by (job) (rate(a_total{code=~"5.."}[1m])) or 0 * sum(rate(b_total[5m] offset 5m)) by (job)) / on (job) group_left c'), [
+    'a_total',
+    'b_total',
+    'c',
+  ]);
   assert.deepEqual(metricNamesIn('{__name__="up", job="x"}'), ['up']);
 });
 
@@ -204,7 +211,8 @@ function findPanel(predicate: (panel: DashboardPanel) => boolean): DashboardPane
 }
 
 test('the p99 panel queries the services histogram per job, as a range query with exemplars', () => {
-  const p99 = /histogram_quantile\(\s*0\.99\s*,\s*sum\s+by\s*\(\s*le\s*,\s*job\s*\)\s*\(\s*rate\(\s*http_request_duration_seconds_bucket\b[^[]*\[\$__rate_interval\]\s*\)\s*\)\s*\)/;
+  const p99 =
+    /histogram_quantile\(\s*0\.99\s*,\s*sum\s+by\s*\(\s*le\s*,\s*job\s*\)\s*\(\s*rate\(\s*http_request_duration_seconds_bucket\b[^[]*\[\$__rate_interval\]\s*\)\s*\)\s*\)/;
   const panel = findPanel((p) => (p.targets ?? []).some((t) => typeof t.expr === 'string' && p99.test(t.expr)));
   assert.ok(panel, 'a panel with the p99 of http_request_duration_seconds per job');
   assert.equal(panel.type, 'timeseries');
@@ -214,7 +222,9 @@ test('the p99 panel queries the services histogram per job, as a range query wit
   assert.notEqual(target.instant, true);
   for (const quantile of ['0.95', '0.5']) {
     assert.ok(
-      panel.targets!.some((t) => typeof t.expr === 'string' && t.expr.includes(`histogram_quantile(${quantile},`) && t.expr.includes('http_request_duration_seconds_bucket')),
+      panel.targets!.some(
+        (t) => typeof t.expr === 'string' && t.expr.includes(`histogram_quantile(${quantile},`) && t.expr.includes('http_request_duration_seconds_bucket'),
+      ),
       `the p99 panel also shows the ${quantile} quantile`,
     );
   }
@@ -222,17 +232,29 @@ test('the p99 panel queries the services histogram per job, as a range query wit
 
 test('the dashboard tells the whole story: rate, errors, service graph, slow traces, span-metrics RED', () => {
   const exprs = (p: DashboardPanel) => (p.targets ?? []).map((t) => t.expr ?? '').join('\n');
-  assert.ok(findPanel((p) => /rate\(http_request_duration_seconds_count/.test(exprs(p)) && !/5\.\./.test(exprs(p))), 'request rate');
-  assert.ok(findPanel((p) => /http_response_status_code=~"5\.\."/.test(exprs(p))), 'error rate (5xx share)');
+  assert.ok(
+    findPanel((p) => /rate\(http_request_duration_seconds_count/.test(exprs(p)) && !/5\.\./.test(exprs(p))),
+    'request rate',
+  );
+  assert.ok(
+    findPanel((p) => /http_response_status_code=~"5\.\."/.test(exprs(p))),
+    'error rate (5xx share)',
+  );
   const graph = findPanel((p) => p.type === 'nodeGraph');
   assert.ok(graph, 'a node graph panel');
-  assert.ok(graph.targets?.some((t) => t.queryType === 'serviceMap'), 'the node graph shows the Tempo service map');
+  assert.ok(
+    graph.targets?.some((t) => t.queryType === 'serviceMap'),
+    'the node graph shows the Tempo service map',
+  );
   assert.equal(refOf(graph.datasource)?.uid, 'tempo');
   const slow = findPanel((p) => (p.targets ?? []).some((t) => t.queryType === 'traceql' && /\{\s*duration\s*>\s*1s\s*\}/.test(String(t.query))));
   assert.ok(slow, 'a table of slow traces from TraceQL { duration > 1s }');
   assert.equal(slow.type, 'table');
   for (const metric of ['traces_spanmetrics_calls_total', 'traces_spanmetrics_latency_bucket']) {
-    assert.ok(findPanel((p) => exprs(p).includes(metric)), `a span-metrics panel on ${metric}`);
+    assert.ok(
+      findPanel((p) => exprs(p).includes(metric)),
+      `a span-metrics panel on ${metric}`,
+    );
   }
 });
 
@@ -244,10 +266,16 @@ test('the dashboard provider reads the folder compose mounts grafana/dashboards 
   assert.ok(grafana);
   const mounts = (grafana.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
   for (const path of paths) {
-    assert.ok(mounts.some((m) => /^\.\/grafana\/dashboards:/.test(m) && m.split(':')[1] === path), `compose mounts ./grafana/dashboards at ${path}`);
+    assert.ok(
+      mounts.some((m) => /^\.\/grafana\/dashboards:/.test(m) && m.split(':')[1] === path),
+      `compose mounts ./grafana/dashboards at ${path}`,
+    );
   }
-  assert.ok(mounts.some((m) => /^\.\/grafana\/provisioning:\/etc\/grafana\/provisioning(:ro)?$/.test(m)), 'compose mounts the provisioning folder');
-  const home = grafana.environment?.['GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH'];
+  assert.ok(
+    mounts.some((m) => /^\.\/grafana\/provisioning:\/etc\/grafana\/provisioning(:ro)?$/.test(m)),
+    'compose mounts the provisioning folder',
+  );
+  const home = grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
   if (typeof home === 'string') {
     const [dir, file] = [home.slice(0, home.lastIndexOf('/')), home.slice(home.lastIndexOf('/') + 1)];
     assert.ok(paths.includes(dir), `home dashboard ${home} is in a provisioned folder`);

@@ -19,7 +19,7 @@ import {
 } from './support/grafana-schema.ts';
 import { pinnedVersions, repoRoot } from '../native/tools.ts';
 
-const grafanaVersion = pinnedVersions()['GRAFANA_VERSION'];
+const grafanaVersion = pinnedVersions().GRAFANA_VERSION;
 const dashboards = loadDashboards();
 
 test('@grafana/schema is installed at GRAFANA_VERSION from .env', () => {
@@ -47,7 +47,11 @@ test('every dashboard JSON type-checks against @grafana/schema', (t) => {
   assert.ok(checks.has('Json<panel_timeseries.Options>'), 'timeseries options are checked');
   assert.ok(checks.has('Json<panel_timeseries.FieldConfig>'), 'timeseries custom field config is checked');
   const queryChecks = [...checks].filter(([type]) => type === 'Query' || type.startsWith('Json<query_')).reduce((n, [, count]) => n + count, 0);
-  assert.equal(queryChecks, panels.reduce((n, panel) => n + (panel.targets?.length ?? 0), 0), 'every target is checked');
+  assert.equal(
+    queryChecks,
+    panels.reduce((n, panel) => n + (panel.targets?.length ?? 0), 0),
+    'every target is checked',
+  );
   assert.equal(
     diagnostics.length,
     0,
@@ -80,17 +84,17 @@ function brokenCopy(original: LoadedDashboard): { broken: LoadedDashboard; expec
   const timeseries = panels[at] as TimeseriesPanel;
 
   // The dashboard model: refresh is an interval string.
-  dashboard['refresh'] = 10;
+  dashboard.refresh = 10;
   expected.push({ keys: ['refresh'], code: 2322 });
   // Panel: gridPos is an object {h, w, x, y}.
-  panels[0]!['gridPos'] = '0,0,24,5';
+  panels[0]!.gridPos = '0,0,24,5';
   expected.push({ keys: ['panels', 0, 'gridPos'], code: 2322 });
   // Timeseries options: a misspelled key in the legend (excess-property check).
-  timeseries.options.legend['dispalyMode'] = 'table';
-  delete timeseries.options.legend['displayMode'];
+  timeseries.options.legend.dispalyMode = 'table';
+  delete timeseries.options.legend.displayMode;
   expected.push({ keys: ['panels', at, 'options', 'legend', 'dispalyMode'], code: 2353 });
   // Timeseries custom field config: a draw style the GraphDrawStyle enum does not have (literal types).
-  timeseries.fieldConfig.defaults.custom['drawStyle'] = 'lines';
+  timeseries.fieldConfig.defaults.custom.drawStyle = 'lines';
   expected.push({ keys: ['panels', at, 'fieldConfig', 'defaults', 'custom', 'drawStyle'], code: 2820 });
   // Field override: an id that names no custom field config property of the timeseries plugin.
   timeseries.fieldConfig.overrides = [{ matcher: { id: 'byName', options: 'x' }, properties: [{ id: 'custom.lineStyl', value: { fill: 'dash' } }] }];
@@ -101,7 +105,7 @@ function brokenCopy(original: LoadedDashboard): { broken: LoadedDashboard; expec
   // A panel in a collapsed row is checked too: here with a tooltip mode that does not exist.
   const nested = structuredClone(original.dashboard.panels[at]) as TimeseriesPanel;
   nested.id = 9999;
-  nested.options.tooltip['mode'] = 'all';
+  nested.options.tooltip.mode = 'all';
   panels.push({ id: 9998, type: 'row', title: 'collapsed', collapsed: true, gridPos: { h: 1, w: 24, x: 0, y: 999 }, panels: [nested] });
   expected.push({ keys: ['panels', panels.length - 1, 'panels', 0, 'options', 'tooltip', 'mode'], code: 2322 });
 
@@ -120,11 +124,7 @@ test('negative control: a broken copy of the dashboard is reported, each break a
   // What the dashboard itself may have aside, the breaks and nothing else are new.
   const added = after.filter((diagnostic) => !before.some((known) => sameDiagnostic(known, diagnostic)));
   const report = formatSchemaDiagnostics(added);
-  assert.deepEqual(
-    added.map(({ keys, code }) => ({ keys, code })).sort(byPath),
-    expected.sort(byPath),
-    `the diagnostics of the broken copy:\n${report}`,
-  );
+  assert.deepEqual(added.map(({ keys, code }) => ({ keys, code })).sort(byPath), expected.sort(byPath), `the diagnostics of the broken copy:\n${report}`);
   for (const diagnostic of added) assert.equal(diagnostic.file, 'grafana/dashboards/spike-to-trace.json');
   // The message names the offending key or value.
   assert.match(report, /'"dispalyMode"' does not exist/);

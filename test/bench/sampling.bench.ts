@@ -31,7 +31,12 @@ interface Mode {
 
 const MODES: Mode[] = [
   { name: 'keep everything', sampling: false, serviceEnv: {}, k6Env: {} },
-  { name: '10 % head', sampling: false, serviceEnv: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }, k6Env: { TRACEPARENT: 'off' } },
+  {
+    name: '10 % head',
+    sampling: false,
+    serviceEnv: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+    k6Env: { TRACEPARENT: 'off' },
+  },
   { name: 'sampling profile', sampling: true, serviceEnv: {}, k6Env: {} },
 ];
 
@@ -39,8 +44,16 @@ const MODES: Mode[] = [
 async function redAgreement(): Promise<string> {
   const pairs: Array<[string, string, string]> = [
     ['requests', 'sum(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"})', 'sum(http_request_duration_seconds_count)'],
-    ['errors', 'sum(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_ERROR"})', 'sum(http_request_duration_seconds_count{http_response_status_code=~"5.."})'],
-    ['order p99', 'histogram_quantile(0.99, sum by (le) (traces_spanmetrics_latency_bucket{service="order", span_kind="SPAN_KIND_SERVER"}))', 'histogram_quantile(0.99, sum by (le) (http_request_duration_seconds_bucket{job="order"}))'],
+    [
+      'errors',
+      'sum(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_ERROR"})',
+      'sum(http_request_duration_seconds_count{http_response_status_code=~"5.."})',
+    ],
+    [
+      'order p99',
+      'histogram_quantile(0.99, sum by (le) (traces_spanmetrics_latency_bucket{service="order", span_kind="SPAN_KIND_SERVER"}))',
+      'histogram_quantile(0.99, sum by (le) (http_request_duration_seconds_bucket{job="order"}))',
+    ],
   ];
   const parts: string[] = [];
   for (const [what, fromSpans, fromService] of pairs) {
@@ -57,7 +70,14 @@ for (const mode of MODES) {
   try {
     const start = Date.now() / 1000;
     const before = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo });
-    const load = await startLoad({ scenario: 'steady', orderUrl: urls.order, env: { RATE: String(rate), DURATION: `${seconds}s`, ...mode.k6Env }, k6Args: ['--quiet'], remoteWrite: 'off', stdio: 'ignore' });
+    const load = await startLoad({
+      scenario: 'steady',
+      orderUrl: urls.order,
+      env: { RATE: String(rate), DURATION: `${seconds}s`, ...mode.k6Env },
+      k6Args: ['--quiet'],
+      remoteWrite: 'off',
+      stdio: 'ignore',
+    });
     await load.exited;
     const end = Date.now() / 1000;
     await sleep(25_000); // the last exports, the tail sampler's decision wait, span-metric flushes
@@ -65,7 +85,9 @@ for (const mode of MODES) {
     const delta = (name: string, kind: 'flow' | 'losses') => (after[kind][name] ?? 0) - (before[kind][name] ?? 0);
     const received = delta('Collector spans accepted', 'flow');
     const stored = delta('Tempo spans accepted', 'flow');
-    const lost = Object.keys(after.losses).filter((name) => delta(name, 'losses') > 0).map((name) => `${name} +${delta(name, 'losses')}`);
+    const lost = Object.keys(after.losses)
+      .filter((name) => delta(name, 'losses') > 0)
+      .map((name) => `${name} +${delta(name, 'losses')}`);
     const links = await exemplarResolvability(urls.prometheus, urls.tempo, start, end, 30_000);
     const pids = componentPids();
     const tempoPeak = peakRssMiB(pids.tempo ?? 0);
@@ -82,4 +104,6 @@ for (const mode of MODES) {
   }
 }
 const [everything, , profile] = rows.map((row) => Number(/^\S.*?\s+(\d+) spans\/s/.exec(row)?.[1] ?? NaN));
-console.log(`\nspans reaching Tempo, sampling profile against keep everything: cut by ${(100 * (1 - profile! / everything!)).toFixed(1)} % (target at least 85 %)`);
+console.log(
+  `\nspans reaching Tempo, sampling profile against keep everything: cut by ${(100 * (1 - profile! / everything!)).toFixed(1)} % (target at least 85 %)`,
+);

@@ -3,6 +3,7 @@
 // says about the containers (users, ports, memory, start times, health).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pinnedVersions, repoRoot, run, type RunResult } from '../../native/tools.ts';
 
 /** The compose project the test runs under (native/docker-engine.sh down removes its leftovers). */
@@ -18,8 +19,11 @@ export async function docker(args: string[], timeoutMs = 120_000): Promise<strin
 
 /** Why the compose test cannot run here (no engine, no compose plugin), or false when it can. */
 export async function dockerMissing(): Promise<string | false> {
-  const info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 20_000 }).catch((error: unknown): RunResult => ({ code: 127, stdout: '', stderr: String(error) }));
-  if (info.code !== 0) return `no Docker engine answers (docker info: ${(info.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}); \`sh native/docker-engine.sh up\` sets one up, as .ci/run does`;
+  const info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 20_000 }).catch(
+    (error: unknown): RunResult => ({ code: 127, stdout: '', stderr: String(error) }),
+  );
+  if (info.code !== 0)
+    return `no Docker engine answers (docker info: ${(info.stderr.trim().split('\n').pop() ?? '').slice(0, 200)}); \`sh native/docker-engine.sh up\` sets one up, as .ci/run does`;
   const compose = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
   if (compose.code !== 0) return 'the docker compose plugin is missing; `sh native/docker-engine.sh up` builds it';
   return false;
@@ -98,7 +102,12 @@ export async function containers(): Promise<ContainerFacts[]> {
 export async function processUids(id: string): Promise<number[]> {
   // The engine needs a pid column to map the host's ps output to the container.
   const out = await docker(['top', id, '-eo', 'pid,uid']);
-  return out.split('\n').slice(1).map((line) => line.trim().split(/\s+/)[1]).filter((uid): uid is string => uid !== undefined).map(Number);
+  return out
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/)[1])
+    .filter((uid): uid is string => uid !== undefined)
+    .map(Number);
 }
 
 /**
@@ -119,7 +128,7 @@ export function startMemorySampler(intervalMs = 3000) {
   const loop = (async () => {
     while (!stopped) {
       await sample();
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await sleep(intervalMs);
     }
   })();
   return {

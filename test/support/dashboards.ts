@@ -18,12 +18,7 @@ export const EMITTED_METRICS: Readonly<Record<string, readonly string[]>> = {
   // The services' OTLP histogram http.request.duration (unit s), remote written by the Collector
   // (translation UnderscoreEscapingWithSuffixes). Labels: job (service name), instance,
   // http_request_method, http_route, http_response_status_code; exemplar labels trace_id, span_id.
-  collector: [
-    'http_request_duration_seconds_bucket',
-    'http_request_duration_seconds_sum',
-    'http_request_duration_seconds_count',
-    'target_info',
-  ],
+  collector: ['http_request_duration_seconds_bucket', 'http_request_duration_seconds_sum', 'http_request_duration_seconds_count', 'target_info'],
   // Tempo's metrics-generator, span-metrics processor. Labels: service, span_name, span_kind,
   // status_code; exemplar label traceID.
   spanMetrics: [
@@ -224,8 +219,22 @@ export function listDashboardPromQL(values: GrafanaVariableValues = DEFAULT_VARI
 
 // PromQL words that look like identifiers but are not metric names.
 const PROMQL_KEYWORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'atan2',
-  'inf', 'nan', 'start', 'end',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
+  'start',
+  'end',
 ]);
 
 /**
@@ -271,7 +280,7 @@ export function provisionedExemplarLabels(): string[] {
   const labels = new Set<string>();
   for (const ds of loadProvisionedDatasources()) {
     if (ds.type !== 'prometheus') continue;
-    const destinations = (ds.jsonData?.['exemplarTraceIdDestinations'] ?? []) as { name?: string }[];
+    const destinations = (ds.jsonData?.exemplarTraceIdDestinations ?? []) as { name?: string }[];
     for (const destination of destinations) if (destination.name) labels.add(destination.name);
   }
   return [...labels].sort();

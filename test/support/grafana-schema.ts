@@ -99,7 +99,7 @@ export interface DatasourceQueryType {
 /** The declaration file a subpath of the package's exports map resolves to (its "types" condition). */
 function typesFileOf(exportKey: string): string {
   const entry = schemaPackage.exports[exportKey];
-  const types = typeof entry === 'string' ? entry : entry?.['types'];
+  const types = typeof entry === 'string' ? entry : entry?.types;
   if (!types) throw new Error(`@grafana/schema exports ${exportKey} without types`);
   return join(schemaPackageDir, types);
 }
@@ -196,9 +196,9 @@ function displayPath(keys: readonly Key[], values: readonly unknown[]): string {
     const value = values[i + 1];
     if (!isObject(value)) return;
     const parent = keys[i - 1];
-    if (parent === 'panels') out += ` (id ${String(value['id'])}${value['title'] ? ` ${JSON.stringify(value['title'])}` : ''}, ${String(value['type'])})`;
-    else if (parent === 'targets' && value['refId'] !== undefined) out += ` (refId ${String(value['refId'])})`;
-    else if (parent === 'properties' && value['id'] !== undefined) out += ` (${String(value['id'])})`;
+    if (parent === 'panels') out += ` (id ${String(value.id)}${value.title ? ` ${JSON.stringify(value.title)}` : ''}, ${String(value.type)})`;
+    else if (parent === 'targets' && value.refId !== undefined) out += ` (refId ${String(value.refId)})`;
+    else if (parent === 'properties' && value.id !== undefined) out += ` (${String(value.id)})`;
   });
   return out || '(dashboard)';
 }
@@ -227,15 +227,15 @@ class ModuleWriter {
   /** The type the value at this path must satisfy on its own, when there is one. */
   private schemaTypeAt(keys: readonly Key[], values: readonly unknown[], value: unknown): string | undefined {
     if (keys.length === 0) return 'Json<Dashboard>';
-    if (typeof keys.at(-1) === 'number' && keys.at(-2) === 'panels') return isObject(value) && value['type'] === 'row' ? 'Json<RowPanel>' : 'Json<Panel>';
+    if (typeof keys.at(-1) === 'number' && keys.at(-2) === 'panels') return isObject(value) && value.type === 'row' ? 'Json<RowPanel>' : 'Json<Panel>';
     const depth = enclosingPanelDepth(keys);
     if (depth < 0) return undefined;
     const panel = values[depth];
-    if (!isObject(panel) || panel['type'] === 'row') return undefined;
+    if (!isObject(panel) || panel.type === 'row') return undefined;
     const rel = keys.slice(depth);
     // A panel type the package has no panelcfg types for keeps only the dashboard model's check
     // (Panel), where options and the custom field config are free-form records.
-    const plugin = this.panelTypes.get(String(panel['type']));
+    const plugin = this.panelTypes.get(String(panel.type));
     const use = (types: PanelPluginTypes): string => {
       this.imports.set(types.alias, types.specifier);
       return types.alias;
@@ -245,7 +245,7 @@ class ModuleWriter {
       return plugin?.hasFieldConfig ? `Json<${use(plugin)}.FieldConfig>` : undefined;
     }
     if (rel.length === 6 && rel[0] === 'fieldConfig' && rel[1] === 'overrides' && rel[3] === 'properties' && rel[5] === 'value') {
-      const id = str((values.at(-2) as Record<string, unknown> | undefined)?.['id']); // the { id, value } property
+      const id = str((values.at(-2) as Record<string, unknown> | undefined)?.id); // the { id, value } property
       if (id === undefined) return undefined;
       // The id names a field config property: "custom.<key>" one of the plugin's FieldConfig, any
       // other one of the dashboard model's FieldConfig. A key that does not exist is an error there.
@@ -262,8 +262,8 @@ class ModuleWriter {
       return path.reduce((type, key) => `NonNullable<${type}>[${JSON.stringify(key)}]`, base);
     }
     if (rel.length === 2 && rel[0] === 'targets' && typeof rel[1] === 'number') {
-      const ref = isObject(value) && isObject(value['datasource']) ? value['datasource'] : isObject(panel['datasource']) ? panel['datasource'] : undefined;
-      const query = this.queryTypes.get(str(ref?.['type']) ?? '');
+      const ref = isObject(value) && isObject(value.datasource) ? value.datasource : isObject(panel.datasource) ? panel.datasource : undefined;
+      const query = this.queryTypes.get(str(ref?.type) ?? '');
       if (!query) return 'Query';
       this.imports.set(query.alias, query.specifier);
       return `Json<${query.alias}.${query.typeName}>`;
@@ -276,7 +276,7 @@ class ModuleWriter {
     const start = this.body.length;
     const type = this.schemaTypeAt(keys, values, value);
     if (type) this.body += '(';
-    const inner = indent + '  ';
+    const inner = `${indent}  `;
     if (Array.isArray(value)) {
       if (value.length === 0) this.body += '[]';
       else {
@@ -315,14 +315,22 @@ class ModuleWriter {
 }
 
 /** The generated module of one dashboard. */
-function generateModule(file: string, dashboard: unknown, panelTypes: Map<string, PanelPluginTypes>, queryTypes: Map<string, DatasourceQueryType>): GeneratedModule {
+function generateModule(
+  file: string,
+  dashboard: unknown,
+  panelTypes: Map<string, PanelPluginTypes>,
+  queryTypes: Map<string, DatasourceQueryType>,
+): GeneratedModule {
   const writer = new ModuleWriter(panelTypes, queryTypes);
   writer.write(dashboard);
   const relativeFile = relative(repoRoot, file);
   const header =
     `// Generated in memory by test/support/grafana-schema.ts from ${relativeFile}; never written to disk.\n` +
     `import type { Dashboard, DataQuery, FieldConfig, Panel, RowPanel } from '@grafana/schema';\n` +
-    [...writer.imports].sort().map(([alias, specifier]) => `import type * as ${alias} from '${specifier}';\n`).join('') +
+    [...writer.imports]
+      .sort()
+      .map(([alias, specifier]) => `import type * as ${alias} from '${specifier}';\n`)
+      .join('') +
     PRELUDE +
     'export const dashboard = ';
   const shift = header.length;
@@ -406,10 +414,12 @@ export interface SchemaCheckResult {
 export function checkDashboardsAgainstSchema(dashboards: readonly DashboardInput[]): SchemaCheckResult {
   const panelTypes = panelPluginTypes();
   const queryTypes = datasourceQueryTypes();
-  const modules = new Map(dashboards.map(({ file, dashboard }) => {
-    const module = generateModule(file, dashboard, panelTypes, queryTypes);
-    return [module.fileName, module] as const;
-  }));
+  const modules = new Map(
+    dashboards.map(({ file, dashboard }) => {
+      const module = generateModule(file, dashboard, panelTypes, queryTypes);
+      return [module.fileName, module] as const;
+    }),
+  );
   const checks = new Map<string, number>();
   for (const module of modules.values()) for (const [type, count] of module.checks) checks.set(type, (checks.get(type) ?? 0) + count);
   const diagnostics = compileInMemory(new Map([...modules].map(([fileName, module]) => [fileName, module.text])));
@@ -432,9 +442,7 @@ function locate(diagnostic: ts.Diagnostic, modules: ReadonlyMap<string, Generate
 
 /** Diagnostics as an assertion message: one block per diagnostic, file, JSON path, message. */
 export function formatSchemaDiagnostics(diagnostics: readonly SchemaDiagnostic[]): string {
-  return diagnostics
-    .map(({ file, path, code, message }) => `${file} ${path}\n  TS${code}: ${message.replaceAll('\n', '\n    ')}`)
-    .join('\n');
+  return diagnostics.map(({ file, path, code, message }) => `${file} ${path}\n  TS${code}: ${message.replaceAll('\n', '\n    ')}`).join('\n');
 }
 
 /**
@@ -458,7 +466,7 @@ export function checkSchemaTypesResolve(): string[] {
   lines.push(...names.map((name, i) => `export type Resolved${i} = unknown extends ${name} ? 'unresolved: ${name}' : true;`));
   lines.push(`export const resolved: [${names.map((_, i) => `Resolved${i}`).join(', ')}] = [${names.map(() => 'true').join(', ')}];`);
   const fileName = join(repoRoot, 'test', 'support', 'grafana-schema-types.check.ts');
-  return compileInMemory(new Map([[fileName, lines.join('\n') + '\n']]), { skipLibCheck: false }).map(
-    (diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
+  return compileInMemory(new Map([[fileName, `${lines.join('\n')}\n`]]), { skipLibCheck: false }).map((diagnostic) =>
+    ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
   );
 }

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { requireTool } from '../../native/tools.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- protojson documents are walked loosely */
+// biome-ignore lint/suspicious/noExplicitAny: protojson documents are walked loosely
 export type Json = any;
 
 /** Decodes an ExportMetricsServiceRequest with the Go decoder. */

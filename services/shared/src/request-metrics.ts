@@ -22,12 +22,12 @@
 //   in the fastest bucket and dilute the latency story; the http instrumentation does not trace
 //   them either, so they could not carry an exemplar anyway.
 // - A request whose client went away before the response finished is not measured.
-import { context, metrics, trace, type Histogram } from "@opentelemetry/api";
-import { getRPCMetadata } from "@opentelemetry/core";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
-import type { IncomingMessage } from "node:http";
+import { context, metrics, trace, type Histogram } from '@opentelemetry/api';
+import { getRPCMetadata } from '@opentelemetry/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 
-export const HTTP_REQUEST_DURATION = "http.request.duration";
+export const HTTP_REQUEST_DURATION = 'http.request.duration';
 
 /**
  * Bucket boundaries in seconds: fine-grained up to 100 ms, then coarser. The slow path takes a
@@ -40,13 +40,13 @@ export const HTTP_REQUEST_DURATION_BUCKETS: readonly number[] = Object.freeze([
 ]);
 
 /** http.route of requests no route matched. */
-export const UNMATCHED_ROUTE = "unmatched";
+export const UNMATCHED_ROUTE = 'unmatched';
 
-const DEFAULT_EXCLUDED_PATHS: readonly string[] = ["/healthz"];
+const DEFAULT_EXCLUDED_PATHS: readonly string[] = ['/healthz'];
 
-const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
 
-const METER_NAME = "@spike-to-trace/shared";
+const METER_NAME = '@spike-to-trace/shared';
 
 export interface RequestDurationOptions {
   /**
@@ -60,8 +60,8 @@ export interface RequestDurationOptions {
 
 /** The histogram options of `http.request.duration`. */
 export const HTTP_REQUEST_DURATION_OPTIONS = {
-  description: "Duration of HTTP server requests.",
-  unit: "s",
+  description: 'Duration of HTTP server requests.',
+  unit: 's',
   advice: { explicitBucketBoundaries: [...HTTP_REQUEST_DURATION_BUCKETS] },
 };
 
@@ -70,13 +70,13 @@ function methodOf(req: Request): string {
   const method = req.method;
   if (KNOWN_METHODS.has(method)) return method;
   const upper = method.toUpperCase();
-  return KNOWN_METHODS.has(upper) ? upper : "_OTHER";
+  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
 }
 
 function routeOf(req: Request): string {
   const route = req.route as { path?: unknown } | undefined;
   if (route === undefined || route.path === undefined) return UNMATCHED_ROUTE;
-  const path = typeof route.path === "string" ? route.path : String(route.path);
+  const path = typeof route.path === 'string' ? route.path : String(route.path);
   return req.baseUrl + path;
 }
 
@@ -104,10 +104,10 @@ export function requestDurationMiddleware(options: RequestDurationOptions = {}):
     const active = context.active();
     const serverSpan = getRPCMetadata(active)?.span;
     const requestContext = serverSpan === undefined ? active : trace.setSpan(active, serverSpan);
-    res.prependOnceListener("close", () => {
+    res.prependOnceListener('close', () => {
       if (!res.writableFinished) return; // the client went away before the response was complete
       histogram ??= metrics.getMeter(METER_NAME).createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
-      const attributes = { "http.request.method": methodOf(req), "http.route": routeOf(req), "http.response.status_code": res.statusCode };
+      const attributes = { 'http.request.method': methodOf(req), 'http.route': routeOf(req), 'http.response.status_code': res.statusCode };
       histogram.record((performance.now() - start) / 1000, attributes, requestContext);
     });
     next();

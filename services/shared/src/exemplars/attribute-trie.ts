@@ -3,7 +3,7 @@
 // names come from the same string objects request after request, so V8 reuses their cached hashes
 // and a lookup costs one string comparison and one Map.get per attribute. The same set given in
 // another key order ends in another leaf; the reservoir merges those by canonical key at export.
-import type { Attributes } from "@opentelemetry/api";
+import type { Attributes } from '@opentelemetry/api';
 
 /**
  * A node's children are keyed by the value of attribute `name` (the first name seen at that depth);
@@ -18,7 +18,7 @@ class TrieNode<T> {
 
 /** Map key of an attribute value: primitives as they are, arrays (rare) as a string. */
 function keyOf(value: unknown): unknown {
-  return typeof value === "object" && value !== null ? "\u0000" + JSON.stringify(value) : value;
+  return typeof value === 'object' && value !== null ? `\u0000${JSON.stringify(value)}` : value;
 }
 
 export class AttributeTrie<T> {

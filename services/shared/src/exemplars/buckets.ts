@@ -2,9 +2,7 @@
 // and one overflow bucket above the last bound.
 
 /** The SDK's default explicit bucket boundaries, used when the instrument gives no advice. */
-export const SDK_DEFAULT_HISTOGRAM_BOUNDARIES: readonly number[] = Object.freeze([
-  0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
-]);
+export const SDK_DEFAULT_HISTOGRAM_BOUNDARIES: readonly number[] = Object.freeze([0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000]);
 
 /** Boundaries as the SDK uses them: sorted, without infinities. */
 export function normaliseBoundaries(boundaries: readonly number[]): number[] {

@@ -9,12 +9,12 @@
 // exactly the traces that exemplars point at (otel-collector/sampling.yaml). Only a recording span
 // can be marked: under head sampling the exemplars of unsampled requests carry no mark, and point
 // at traces nobody stored.
-import { context as contextApi, trace, TraceFlags, type Attributes, type Histogram, type Meter, type MetricOptions } from "@opentelemetry/api";
-import { normaliseBoundaries, SDK_DEFAULT_HISTOGRAM_BOUNDARIES } from "./buckets.ts";
-import type { ExemplarStore } from "./store.ts";
+import { context as contextApi, trace, TraceFlags, type Attributes, type Histogram, type Meter, type MetricOptions } from '@opentelemetry/api';
+import { normaliseBoundaries, SDK_DEFAULT_HISTOGRAM_BOUNDARIES } from './buckets.ts';
+import type { ExemplarStore } from './store.ts';
 
-const INVALID_TRACE_ID = "00000000000000000000000000000000";
-const INVALID_SPAN_ID = "0000000000000000";
+const INVALID_TRACE_ID = '00000000000000000000000000000000';
+const INVALID_SPAN_ID = '0000000000000000';
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /** The span attribute that marks a measurement kept as an exemplar of the histogram `name`. */
@@ -36,7 +36,7 @@ export function createExemplarHistogram(meter: Meter, name: string, options: Met
     record(value, attributes = NO_ATTRIBUTES, context = contextApi.active()) {
       histogram.record(value, attributes, context);
       // The SDK histogram ignores NaN and negative values; so do the exemplars.
-      if (filter === "always_off" || !(value >= 0)) return;
+      if (filter === 'always_off' || !(value >= 0)) return;
       const span = trace.getSpan(context);
       let traceId: string | undefined;
       let spanId: string | undefined;
@@ -49,7 +49,7 @@ export function createExemplarHistogram(meter: Meter, name: string, options: Met
           sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
         }
       }
-      if (filter === "trace_based" && !sampled) return;
+      if (filter === 'trace_based' && !sampled) return;
       if (reservoir.offer(value, attributes, traceId, spanId) && span?.isRecording()) span.setAttribute(mark, true);
     },
   };

@@ -38,10 +38,10 @@
 //      services/shared/package.json. The middleware test and test/exemplars-collector.test.ts stay:
 //      they check the outcome. (The span mark needs a hook of its own then, or a sampler that reads
 //      exemplars: upstream has no equivalent.)
-export { exemplarFilterFromEnv, type ExemplarFilter } from "./filter.ts";
-export { ExemplarStore, type ExemplarStoreOptions } from "./store.ts";
-export { createExemplarHistogram, exemplarMarkOf } from "./histogram.ts";
-export { createExemplarSerializer, otlpMetricsTypes } from "./serializer.ts";
-export { createExemplarMetricExporter } from "./exporter.ts";
-export { meterProviderWithExemplars } from "./meter-provider.ts";
-export type { ExemplarClock } from "./clock.ts";
+export { exemplarFilterFromEnv, type ExemplarFilter } from './filter.ts';
+export { ExemplarStore, type ExemplarStoreOptions } from './store.ts';
+export { createExemplarHistogram, exemplarMarkOf } from './histogram.ts';
+export { createExemplarSerializer, otlpMetricsTypes } from './serializer.ts';
+export { createExemplarMetricExporter } from './exporter.ts';
+export { meterProviderWithExemplars } from './meter-provider.ts';
+export type { ExemplarClock } from './clock.ts';

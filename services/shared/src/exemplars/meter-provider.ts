@@ -2,9 +2,9 @@
 // unchanged except for createHistogram, which makes exemplar histograms (histogram.ts) in `store`.
 // telemetry.ts registers it as the global MeterProvider, so the code that records measurements uses
 // the plain API (metrics.getMeter(...).createHistogram(...)) and never knows about exemplars.
-import type { Meter, MeterOptions, MeterProvider } from "@opentelemetry/api";
-import { createExemplarHistogram } from "./histogram.ts";
-import type { ExemplarStore } from "./store.ts";
+import type { Meter, MeterOptions, MeterProvider } from '@opentelemetry/api';
+import { createExemplarHistogram } from './histogram.ts';
+import type { ExemplarStore } from './store.ts';
 
 export function meterProviderWithExemplars(provider: MeterProvider, store: ExemplarStore): MeterProvider {
   return {

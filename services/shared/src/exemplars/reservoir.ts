@@ -12,11 +12,11 @@
 // attribute sets (default 2000, the SDK's default cardinality limit); measurements of further sets
 // are not kept and are counted in `droppedMeasurements`. Like the SDK's cumulative storage, known
 // sets are kept for the life of the process (their exemplars only until taken).
-import type { Attributes } from "@opentelemetry/api";
-import { canonicalAttributesKey } from "./attributes.ts";
-import { AttributeTrie } from "./attribute-trie.ts";
-import { bucketIndex } from "./buckets.ts";
-import { MONOTONIC_CLOCK, type ExemplarClock } from "./clock.ts";
+import type { Attributes } from '@opentelemetry/api';
+import { canonicalAttributesKey } from './attributes.ts';
+import { AttributeTrie } from './attribute-trie.ts';
+import { bucketIndex } from './buckets.ts';
+import { MONOTONIC_CLOCK, type ExemplarClock } from './clock.ts';
 
 export const DEFAULT_MAX_ATTRIBUTE_SETS = 2000;
 
@@ -98,7 +98,7 @@ export class ExemplarReservoir {
       return false;
     }
     const cell = series.cells[bucketIndex(this.boundaries, value)]!;
-    if (cell.time === cell.time) return false; // the bucket has its exemplar for this interval
+    if (!Number.isNaN(cell.time)) return false; // the bucket has its exemplar for this interval
     cell.value = value;
     cell.time = this.#clock.now();
     cell.traceId = traceId;
@@ -127,7 +127,7 @@ export class ExemplarReservoir {
       if (series.pending === 0) continue;
       const exemplars: Exemplar[] = [];
       for (const cell of series.cells) {
-        if (cell.time !== cell.time) continue;
+        if (Number.isNaN(cell.time)) continue;
         exemplars.push({ value: cell.value, timeUnixMs: cell.time + unixOffsetMs, traceId: cell.traceId, spanId: cell.spanId });
         cell.time = Number.NaN;
         cell.traceId = undefined;

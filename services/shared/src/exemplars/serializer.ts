@@ -6,18 +6,18 @@
 // histogram's exemplars are taken from its reservoir and attached to the data points with the same
 // metric name and attribute set, and the request is encoded again: once per export interval, off
 // the record path. The SDK's encoder has no hook to add them before encoding.
-import { readFileSync } from "node:fs";
-import { diag } from "@opentelemetry/api";
-import protobuf from "protobufjs";
-import { ProtobufMetricsSerializer, type IExportMetricsServiceResponse, type ISerializer } from "@opentelemetry/otlp-transformer";
-import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { canonicalKeyFromEntries } from "./attributes.ts";
-import type { Exemplar } from "./reservoir.ts";
-import type { ExemplarStore } from "./store.ts";
+import { readFileSync } from 'node:fs';
+import { diag } from '@opentelemetry/api';
+import protobuf from 'protobufjs';
+import { ProtobufMetricsSerializer, type IExportMetricsServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { canonicalKeyFromEntries } from './attributes.ts';
+import type { Exemplar } from './reservoir.ts';
+import type { ExemplarStore } from './store.ts';
 
-const PROTO_PACKAGE = "spike_to_trace.otlp.metrics";
+const PROTO_PACKAGE = 'spike_to_trace.otlp.metrics';
 
-const root = protobuf.parse(readFileSync(new URL("./otlp-metrics.proto", import.meta.url), "utf8")).root;
+const root = protobuf.parse(readFileSync(new URL('./otlp-metrics.proto', import.meta.url), 'utf8')).root;
 
 /** protobufjs reflection types of the kept OTLP schema (for tests and tools). */
 export const otlpMetricsTypes = {
@@ -71,26 +71,26 @@ interface DecodedRequest {
 
 // ---- conversions -----------------------------------------------------------------------------
 
-const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+const has = (o: object, key: string): boolean => Object.hasOwn(o, key);
 
 function toNumber(value: LongLike | number): number {
-  return typeof value === "number" ? value : value.toNumber();
+  return typeof value === 'number' ? value : value.toNumber();
 }
 
 /** An OTLP AnyValue as the JS attribute value the SDK encoded it from. */
 function anyValueToJs(value: DecodedAnyValue | null | undefined): unknown {
   if (value == null) return null;
-  if (has(value, "stringValue")) return value.stringValue;
-  if (has(value, "boolValue")) return value.boolValue;
-  if (has(value, "intValue")) return toNumber(value.intValue!);
-  if (has(value, "doubleValue")) return value.doubleValue;
-  if (has(value, "arrayValue")) return (value.arrayValue?.values ?? []).map(anyValueToJs);
-  if (has(value, "kvlistValue")) {
+  if (has(value, 'stringValue')) return value.stringValue;
+  if (has(value, 'boolValue')) return value.boolValue;
+  if (has(value, 'intValue')) return toNumber(value.intValue!);
+  if (has(value, 'doubleValue')) return value.doubleValue;
+  if (has(value, 'arrayValue')) return (value.arrayValue?.values ?? []).map(anyValueToJs);
+  if (has(value, 'kvlistValue')) {
     const obj: Record<string, unknown> = {};
     for (const kv of value.kvlistValue?.values ?? []) obj[kv.key] = anyValueToJs(kv.value);
     return obj;
   }
-  if (has(value, "bytesValue")) return value.bytesValue;
+  if (has(value, 'bytesValue')) return value.bytesValue;
   return null;
 }
 
@@ -112,8 +112,8 @@ function toOtlpExemplar(exemplar: Exemplar): EncodableExemplar {
   const out: EncodableExemplar = { timeUnixNano: unixNanosString(exemplar.timeUnixMs), asDouble: exemplar.value };
   const { traceId, spanId } = exemplar;
   if (traceId !== undefined && spanId !== undefined && HEX_TRACE_ID.test(traceId) && HEX_SPAN_ID.test(spanId)) {
-    out.traceId = Buffer.from(traceId, "hex");
-    out.spanId = Buffer.from(spanId, "hex");
+    out.traceId = Buffer.from(traceId, 'hex');
+    out.spanId = Buffer.from(spanId, 'hex');
   }
   return out;
 }
@@ -179,7 +179,7 @@ export function createExemplarSerializer(store: ExemplarStore): ISerializer<Reso
         return attachExemplars(encoded, store);
       } catch (error) {
         // Never let the exemplar add-on cost the metrics themselves.
-        diag.warn("exemplars: could not attach exemplars, exporting the metrics without them", error);
+        diag.warn('exemplars: could not attach exemplars, exporting the metrics without them', error);
         return encoded;
       }
     },

@@ -1,9 +1,9 @@
 // The exemplars of the histograms of one MeterProvider, waiting for its exporter: one reservoir per
 // histogram, and the settings they share. telemetry.ts creates the services' store and hands it to
 // their histograms and to the exporter; two exporters sharing a store would each get only part.
-import { DEFAULT_MAX_ATTRIBUTE_SETS, ExemplarReservoir } from "./reservoir.ts";
-import { MONOTONIC_CLOCK, type ExemplarClock } from "./clock.ts";
-import { exemplarFilterFromEnv, type ExemplarFilter } from "./filter.ts";
+import { DEFAULT_MAX_ATTRIBUTE_SETS, ExemplarReservoir } from './reservoir.ts';
+import { MONOTONIC_CLOCK, type ExemplarClock } from './clock.ts';
+import { exemplarFilterFromEnv, type ExemplarFilter } from './filter.ts';
 
 export interface ExemplarStoreOptions {
   /** Which measurements may become exemplars. Default: OTEL_METRICS_EXEMPLAR_FILTER, else always_on. */
