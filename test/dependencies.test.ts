@@ -71,3 +71,20 @@ for (const { dir, pkg, roots, scriptFiles } of packages) {
     assert.deepEqual([...declared].filter((name) => !used.has(name)).sort(), [], 'declared, but never imported or run');
   });
 }
+
+// npm ci refuses a lock file that lacks an optional dependency of any platform ("Missing: … from lock
+// file"), and an npm install on one platform can leave the others out (npm/cli#4828): a clone on
+// macOS or Windows, or a musl machine, would fail where this one passes.
+test('package-lock.json holds every optional dependency of every platform', () => {
+  const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { optionalDependencies?: Record<string, string> }>;
+  };
+  const missing: string[] = [];
+  for (const [location, entry] of Object.entries(lock.packages)) {
+    for (const name of Object.keys(entry.optionalDependencies ?? {})) {
+      const nested = `${location}/node_modules/${name}`;
+      if (!lock.packages[nested] && !lock.packages[`node_modules/${name}`]) missing.push(`${name} (optional dependency of ${location})`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
