@@ -211,7 +211,9 @@ describe('faults under load', { skip: tempoSkipReason(), timeout: 45 * 60_000 },
   test('Tempo stopped for 30 s (SIGTERM, as docker compose stop does): the Collector queues and retries, no span is lost', async () => {
     const { window, queuedPeak, undelivered, stopped } = await withTempoOut('SIGTERM');
     report('Tempo stopped 30 s', window, [
-      stopped.killed ? `Tempo still running ${stopped.seconds.toFixed(1)} s after SIGTERM, killed` : `Tempo exited ${stopped.seconds.toFixed(1)} s after SIGTERM`,
+      stopped.killed
+        ? `Tempo still running ${stopped.seconds.toFixed(1)} s after SIGTERM, killed`
+        : `Tempo exited ${stopped.seconds.toFixed(1)} s after SIGTERM`,
       `Collector queue peak ${queuedPeak} batches`,
       `spans the Collector gave up on ${undelivered}`,
     ]);
