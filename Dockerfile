@@ -53,29 +53,26 @@ COPY --from=deps /app ./
 COPY services/shared ./services/shared
 # The non-root user that the official Node images ship (uid 1000).
 USER node
+# How every service starts; each target below adds its main module as CMD.
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM base AS order
 COPY services/order ./services/order
-ENV PORT=8080 \
-    OTEL_SERVICE_NAME=order \
-    INVENTORY_URL=http://inventory:8081 \
-    PRICING_URL=http://pricing:8082
+ENV PORT=8080 OTEL_SERVICE_NAME=order INVENTORY_URL=http://inventory:8081 PRICING_URL=http://pricing:8082
 EXPOSE 8080
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/order/src/main.ts"]
+CMD ["services/order/src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM base AS inventory
 COPY services/inventory ./services/inventory
-ENV PORT=8081 \
-    OTEL_SERVICE_NAME=inventory
+ENV PORT=8081 OTEL_SERVICE_NAME=inventory
 EXPOSE 8081
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/inventory/src/main.ts"]
+CMD ["services/inventory/src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM base AS pricing
 COPY services/pricing ./services/pricing
-ENV PORT=8082 \
-    OTEL_SERVICE_NAME=pricing
+ENV PORT=8082 OTEL_SERVICE_NAME=pricing
 EXPOSE 8082
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts", "services/pricing/src/main.ts"]
+CMD ["services/pricing/src/main.ts"]

@@ -267,11 +267,10 @@ describe('the Dockerfile the three services build from', () => {
       assert.ok(stage, `Dockerfile has a ${name} target`);
       assert.match(stage, new RegExp(`^EXPOSE ${port}$`, 'm'), `${name} exposes ${port}`);
       const native = components().find((component) => component.name === name)!;
-      assert.equal(
-        /^CMD (.*)$/m.exec(stage)?.[1],
-        JSON.stringify(['node', ...native.args]).replaceAll('","', '", "'),
-        `${name}: the image starts it as the native stack does`,
-      );
+      // ENTRYPOINT (in base) and CMD (per target) together: the process the container runs.
+      const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(stages.get('base') ?? '')?.[1] ?? '[]') as string[];
+      const cmd = JSON.parse(/^CMD (.*)$/m.exec(stage)?.[1] ?? '[]') as string[];
+      assert.deepEqual([...entrypoint, ...cmd], ['node', ...native.args], `${name}: the image starts it as the native stack does`);
       const service = project.services[name]!;
       assert.equal(service.environment?.PORT, port);
       assert.equal(service.environment?.NODE_ENV, 'production');
