@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createExemplarMetricExporter, ExemplarStore, meterProviderWithExemplars } from './exemplars/index.ts';
+import { freshChannelMetricExporter, freshChannelSpanExporter } from './fresh-channel.ts';
 import { onShutdown } from './shutdown.ts';
 
 export interface TelemetryOptions {
@@ -66,10 +67,10 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
       attributeValueLengthLimit:
         getNumberFromEnv('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? getNumberFromEnv('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? ATTRIBUTE_VALUE_LENGTH_LIMIT,
     },
-    traceExporter: options.spanProcessors ? undefined : new OTLPTraceExporter(),
+    traceExporter: options.spanProcessors ? undefined : freshChannelSpanExporter(() => new OTLPTraceExporter()),
     metricReaders: options.metricReaders ?? [
       new PeriodicExportingMetricReader({
-        exporter: createExemplarMetricExporter(exemplars),
+        exporter: freshChannelMetricExporter(() => createExemplarMetricExporter(exemplars)),
         exportIntervalMillis: metricExportIntervalMs(),
       }),
     ],
