@@ -12,9 +12,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../loadgen/run.ts';
+import { stateDir } from '../native/stack-components.ts';
 import { runningComponents, tempoAvailable } from '../native/stack.ts';
 import { promQuery } from '../native/stack-apis.ts';
-import { repoRoot } from '../native/tools.ts';
 import type { DemoConfig } from './config.ts';
 import { grafanaUids } from './grafana-links.ts';
 import { bad, describeFetchError, ok, say, StepError, warn, type Log } from './output.ts';
@@ -25,7 +25,7 @@ export interface StackInfo {
   why: string;
 }
 
-export const NATIVE_STATE_DIR = join(repoRoot, '.stack');
+export const NATIVE_STATE_DIR = stateDir;
 
 /** Native or compose, by the rules in this file's header. */
 export function detectStack(

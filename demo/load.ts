@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorEveryFromEnv, orderRequest } from '../loadgen/lib/orders.js';
 import { MissingK6Error, startLoad } from '../loadgen/run.ts';
+import { stateDir } from '../native/stack-components.ts';
 import { repoRoot } from '../native/tools.ts';
 import type { DemoConfig } from './config.ts';
 import { messageOf, say, StepError, warn, type Log } from './output.ts';
@@ -32,7 +33,7 @@ export async function startBackgroundLoad(config: DemoConfig, log: Log = say): P
 }
 
 async function startK6Load(config: DemoConfig): Promise<LoadHandle> {
-  const logDir = join(repoRoot, '.stack', 'logs');
+  const logDir = join(stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, 'demo-load.log');
   const out = openSync(logFile, 'w');

@@ -161,6 +161,8 @@ export function components(options: ComponentOptions = {}): Component[] {
         K6_PROMETHEUS_RW_SERVER_URL: `${urls.prometheus}/api/v1/write`,
         K6_PROMETHEUS_RW_TREND_STATS: 'p(50),p(95),p(99),max',
         K6_NO_USAGE_REPORT: 'true',
+        // k6's own span per request, the root of each trace (loadgen/lib/client-spans.js).
+        OTEL_EXPORTER_OTLP_ENDPOINT: urls.collectorOtlpHttp,
       },
       readyUrl: `http://127.0.0.1:${ports.k6Api}/v1/status`,
     });

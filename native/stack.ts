@@ -153,8 +153,8 @@ export async function stackDown(options: { log?: (line: string) => void } = {}):
     const name = file.replace(/\.pid$/, '');
     const pid = Number(readFileSync(join(pidDir, file), 'utf8'));
     if (isAlive(pid)) {
-      const { seconds, killed } = await stopProcess(name, pid, 'SIGTERM', 15_000);
-      log(`${name.padEnd(15)} ${killed ? `killed: still running ${seconds.toFixed(0)} s after SIGTERM` : 'stopped'}`);
+      const { killed } = await stopProcess(name, pid, 'SIGTERM', 15_000);
+      log(`${name.padEnd(15)} ${killed ? 'killed: still running 15 s after SIGTERM' : 'stopped'}`);
     }
     rmSync(join(pidDir, file));
   }
@@ -175,7 +175,7 @@ export function runningComponents(): string[] {
   return Object.keys(componentPids());
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -278,6 +278,17 @@ describe('the Dockerfile the three services build from', () => {
   });
 });
 
+describe('the native background traffic (stack:up --traffic)', () => {
+  test("runs k6 as the compose k6 service does: the same settings, each pointing at the native stack's own address", () => {
+    const native = components({ traffic: true }).find((component) => component.name === 'k6')!;
+    const compose = project.services.k6!.environment ?? {};
+    const hostless = (value: string | undefined) => value?.replace(/^http:\/\/[^:/]+/, 'http://HOST');
+    for (const name of Object.keys(compose).filter((key) => key !== 'K6_ADDRESS')) {
+      assert.equal(hostless(native.env?.[name]), hostless(compose[name] ?? undefined), name);
+    }
+  });
+});
+
 describe('npm run smoke', () => {
   test('fails within seconds, saying so, when nothing listens at GRAFANA_URL', async () => {
     const server = createServer().listen(0, '127.0.0.1');

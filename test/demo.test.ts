@@ -12,7 +12,7 @@ import { checkStack, detectStack } from '../demo/checks.ts';
 import { configFromArgs, type DemoConfig } from '../demo/config.ts';
 import { grafanaLinks, grafanaUids } from '../demo/grafana-links.ts';
 import { StepError } from '../demo/output.ts';
-import { orderRequest } from '../loadgen/lib/orders.js';
+import { MAX_CATALOG_ID, MAX_ERROR_ID, USERS, orderRequest } from '../loadgen/lib/orders.js';
 import { UsageError } from '../loadgen/run.ts';
 
 const COMPONENTS = ['order', 'inventory', 'pricing', 'otel-collector', 'prometheus', 'tempo', 'grafana'];
@@ -115,10 +115,11 @@ describe('the demo without a stack', () => {
       [0, 50, 100],
     );
     for (const request of requests) {
-      const [low, high] = request.errorPath ? [10_000, 99_999] : [1, 9999];
+      const [low, high] = request.errorPath ? [MAX_CATALOG_ID + 1, MAX_ERROR_ID] : [1, MAX_CATALOG_ID];
       assert.ok(request.orderId >= low && request.orderId <= high, `${request.flow} id ${request.orderId}`);
-      assert.match(request.headers['x-user-id']!, /^user-([1-9]|[1-4]\d|50)$/);
-      assert.equal(request.headers.traceparent, `00-${request.traceId}-${request.headers.traceparent!.slice(36, 52)}-01`);
+      const user = Number(/^user-(\d+)$/.exec(request.headers['x-user-id']!)?.[1]);
+      assert.ok(user >= 1 && user <= USERS, request.headers['x-user-id']);
+      assert.equal(request.headers.traceparent, `00-${request.traceId}-${request.parentId}-01`);
     }
     assert.equal(orderRequest(1, { errorEvery: 50, traceparent: 'off' }).headers.traceparent, undefined);
   });

@@ -35,7 +35,8 @@ async function freePort(): Promise<number> {
 
 /** eventually(), with the Collector's output in the failure message. */
 function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, log: () => string): Promise<T> {
-  return eventually(async () => probe(), what, timeoutMs, 100).catch((error: unknown) =>
+  // A probe's own assertion (the Collector exited) ends the wait at once.
+  return eventually(async () => probe(), what, timeoutMs, 100, { giveUpOn: (error) => error instanceof assert.AssertionError }).catch((error: unknown) =>
     assert.fail(`${error instanceof Error ? error.message : String(error)}\n--- collector output ---\n${log()}`),
   );
 }

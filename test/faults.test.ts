@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { REQUEST_DURATION_HISTOGRAM, promExemplars, promQuery, scrapeSum, tempoTrace } from '../native/stack-apis.ts';
-import { componentPids, killComponent, restartComponent, stackDown, stackUp, urls, type StopOutcome } from '../native/stack.ts';
+import { componentPids, isAlive, killComponent, restartComponent, stackDown, stackUp, urls, type StopOutcome } from '../native/stack.ts';
 import { eventually } from '../native/eventually.ts';
 import { tempoSkipReason } from '../native/tools.ts';
 import {
@@ -309,15 +309,7 @@ describe('faults under load', { skip: tempoSkipReason(), timeout: 45 * 60_000 },
   test('leaves no process behind', async () => {
     const pids = Object.values(componentPids());
     await stackDown({ log: () => undefined });
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    assert.deepEqual(alive, []);
+    assert.deepEqual(pids.filter(isAlive), []);
   });
 });
 

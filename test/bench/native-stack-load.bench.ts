@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../loadgen/run.ts';
 import { telemetryCounters } from '../../native/stack-apis.ts';
+import { stateDir } from '../../native/stack-components.ts';
 import { componentPids, stackDown, stackUp, urls } from '../../native/stack.ts';
-import { repoRoot, tempoSkipReason } from '../../native/tools.ts';
+import { tempoSkipReason } from '../../native/tools.ts';
 import { cpuSeconds, heapUsedMiB, reportNodeOptions, rssMiB } from './proc.ts';
 
 const rates = (process.env.BENCH_RATES ?? '300,500,700').split(',').map(Number);
@@ -26,7 +27,7 @@ const soakRate = Number(process.env.BENCH_SOAK_RATE ?? 300);
 /** k6's own client spans (the roots of its traces) go to the Collector unless BENCH_K6_SPANS=off. */
 const k6Spans = process.env.BENCH_K6_SPANS !== 'off';
 const k6Env: Record<string, string> = k6Spans ? {} : { OTEL_SDK_DISABLED: 'true' };
-const outDir = join(repoRoot, '.stack', 'bench');
+const outDir = join(stateDir, 'bench');
 const reportDir = join(outDir, 'reports');
 const SERVICES = ['order', 'inventory', 'pricing'];
 const skip = tempoSkipReason();

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../loadgen/run.ts';
 import { eventually } from '../../native/eventually.ts';
-import { components } from '../../native/stack-components.ts';
-import { componentPids, stackDown, stackUp } from '../../native/stack.ts';
+import { components, stateDir } from '../../native/stack-components.ts';
+import { killComponent, stackDown, stackUp } from '../../native/stack.ts';
 import { repoRoot } from '../../native/tools.ts';
 import { cpuSeconds, heapUsedMiB, peakRssMiB, reportNodeOptions, rssMiB } from './proc.ts';
 
@@ -31,7 +31,7 @@ const extraNodeOptions = process.env.BENCH_NODE_OPTIONS ?? '';
 const SERVICES = ['order', 'inventory', 'pricing'] as const;
 const MODES = ['bare', 'sdk-disabled', 'instrumented'] as const;
 type Mode = (typeof MODES)[number];
-const reportDir = join(repoRoot, '.stack', 'bench', 'reports');
+const reportDir = join(stateDir, 'bench', 'reports');
 /** Each mode's trio on ports base+0 (order), +1 (inventory), +2 (pricing). */
 const BASE_PORT: Record<Mode, number> = { bare: 18080, 'sdk-disabled': 28080, instrumented: 38080 };
 
@@ -72,7 +72,7 @@ async function startTrio(mode: Mode): Promise<Trio> {
 
 /** k6 at the benchmark rate against one trio's order; resolves with what k6 sent and dropped. */
 async function load(orderUrl: string): Promise<{ requests: number; dropped: number }> {
-  const summaryFile = join(repoRoot, '.stack', 'bench', 'overhead-k6.json');
+  const summaryFile = join(stateDir, 'bench', 'overhead-k6.json');
   const run = await startLoad({
     scenario: 'steady',
     orderUrl,
@@ -95,7 +95,7 @@ console.log(
   `overhead benchmark: ${rate} req/s to order, ${rounds} rounds of ${windowSeconds} s per mode after a warm-up round, slow path off (medians)${extraNodeOptions ? `, node ${extraNodeOptions}` : ''}`,
 );
 await stackUp({ fresh: true, log: () => undefined });
-for (const name of SERVICES) process.kill(componentPids()[name]!, 'SIGTERM'); // the trios below replace them
+for (const name of SERVICES) await killComponent(name, 'SIGTERM'); // the trios below replace them
 const trios: Trio[] = [];
 try {
   for (const mode of MODES) trios.push(await startTrio(mode));

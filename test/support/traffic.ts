@@ -6,8 +6,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newTraceparent } from '../../loadgen/lib/traceparent.js';
 import { startLoad } from '../../loadgen/run.ts';
+import { stateDir } from '../../native/stack-components.ts';
 import { urls } from '../../native/stack.ts';
-import { repoRoot } from '../../native/tools.ts';
 
 /** A request whose trace id the test knows: its own, or one k6 logged. */
 export interface KnownTrace {
@@ -35,7 +35,7 @@ export interface K6Run {
  * (a threshold failed) is accepted: the tests raise the slow path far above its usual 2 %.
  */
 export async function runK6(options: { rate: number; seconds: number; slowMs: number; env?: Record<string, string> }): Promise<K6Run> {
-  const outDir = join(repoRoot, '.stack', 'e2e');
+  const outDir = join(stateDir, 'e2e');
   mkdirSync(outDir, { recursive: true });
   const summaryFile = join(outDir, 'k6-summary.json');
   const load = await startLoad({

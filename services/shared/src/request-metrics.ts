@@ -103,7 +103,8 @@ export function requestDurationMiddleware(options: RequestDurationOptions = {}):
     const start = arrivals.get(req) ?? performance.now();
     const active = context.active();
     const serverSpan = getRPCMetadata(active)?.span;
-    const requestContext = serverSpan === undefined ? active : trace.setSpan(active, serverSpan);
+    // Usually the server span is the active one already: a new context only when it is not.
+    const requestContext = serverSpan === undefined || trace.getSpan(active) === serverSpan ? active : trace.setSpan(active, serverSpan);
     res.prependOnceListener('close', () => {
       if (!res.writableFinished) return; // the client went away before the response was complete
       histogram ??= metrics.getMeter(METER_NAME).createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
