@@ -1,16 +1,12 @@
 // Test preload: `node --import ./test/support/in-memory-telemetry.ts services/<s>/src/main.ts`.
-// The service runs for real, with the project's own telemetry setup and ESM loader hook (as
-// services/shared/src/instrument.ts has them), but its spans go to an in-memory exporter and its metrics
+// The service runs for real, with the project's own telemetry setup (as
+// services/shared/src/instrument.ts has it), but its spans go to an in-memory exporter and its metrics
 // to a reader that collects only when asked; the test reads both over the child-process IPC channel
 // (metrics as the OTLP bytes the exemplar exporter would send).
-import { registerLoaderHook } from '../../services/shared/src/loader-hook.ts';
-
-registerLoaderHook();
-
-const { startTelemetry, serviceIdentityOf } = await import('../../services/shared/src/telemetry.ts');
-const { createExemplarSerializer } = await import('../../services/shared/src/exemplars/index.ts');
-const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
-const { MetricReader } = await import('@opentelemetry/sdk-metrics');
+import { MetricReader } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { createExemplarSerializer } from '../../services/shared/src/exemplars/index.ts';
+import { serviceIdentityOf, startTelemetry } from '../../services/shared/src/telemetry.ts';
 
 class OnDemandReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}

@@ -1,10 +1,8 @@
 // Loaded with `node --import @spike-to-trace/shared/instrument.ts <service>/src/main.ts`, before the
-// service's own modules: the loader hook first (see loader-hook.ts), then the SDK, so that the
-// instrumentations patch express and http before they load.
-import { registerLoaderHook } from './loader-hook.ts';
+// service's own modules, so that the http instrumentation patches node:http before anything uses it.
+// No ESM loader hook is needed: the http instrumentation patches node:http's module object and its
+// Server prototype, which ES modules share with CommonJS, and the route template comes from the
+// services' own middleware (request-metrics.ts), not from an instrumentation of express.
+import { serviceIdentityOf, startTelemetry } from './telemetry.ts';
 
-registerLoaderHook();
-
-// Imported only after the hook is in place.
-const { startTelemetry, serviceIdentityOf } = await import('./telemetry.ts');
 startTelemetry(serviceIdentityOf(process.argv[1]));

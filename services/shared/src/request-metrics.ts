@@ -12,18 +12,22 @@
 // - The exemplar points at the request's HTTP server span, taken when the request ENTERS the
 //   middleware: the 'close' callback runs in whatever context emitted the event. The http
 //   instrumentation publishes its server span in the context as RPC metadata; that one is used,
-//   because the express instrumentation may make a span of its own the active one while this
-//   middleware runs. Without RPC metadata the active span is used.
+//   because a middleware before this one may have made a span of its own the active one. Without
+//   RPC metadata the active span is used.
 // - http.route is the express route template (req.baseUrl + req.route.path), read when the
 //   response has finished; requests no route matched (404s, for instance) get "unmatched", so
 //   raw URLs never become label values. A route in a mounted router whose error is answered by an
 //   app-level error handler loses its mount prefix (express restores req.baseUrl on the way out).
+// - The same listener hands a matched route to the http instrumentation, through the RPC metadata
+//   where the express instrumentation would put it: the instrumentation's own 'close' listener,
+//   which runs next, names the server span after it ("GET /orders/:id") and sets http.route. So
+//   the express instrumentation, its spans and the ESM loader hook it needs are not loaded at all.
 // - /healthz is not measured (option excludePaths): health probes every few seconds would pile up
 //   in the fastest bucket and dilute the latency story; the http instrumentation does not trace
 //   them either, so they could not carry an exemplar anyway.
 // - A request whose client went away before the response finished is not measured.
 import { context, metrics, trace, type Histogram } from '@opentelemetry/api';
-import { getRPCMetadata } from '@opentelemetry/core';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 
@@ -102,13 +106,16 @@ export function requestDurationMiddleware(options: RequestDurationOptions = {}):
     }
     const start = arrivals.get(req) ?? performance.now();
     const active = context.active();
-    const serverSpan = getRPCMetadata(active)?.span;
+    const rpcMetadata = getRPCMetadata(active);
+    const serverSpan = rpcMetadata?.span;
     // Usually the server span is the active one already: a new context only when it is not.
     const requestContext = serverSpan === undefined || trace.getSpan(active) === serverSpan ? active : trace.setSpan(active, serverSpan);
     res.prependOnceListener('close', () => {
+      const route = routeOf(req);
+      if (rpcMetadata?.type === RPCType.HTTP && route !== UNMATCHED_ROUTE) rpcMetadata.route = route;
       if (!res.writableFinished) return; // the client went away before the response was complete
       histogram ??= metrics.getMeter(METER_NAME).createHistogram(HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS);
-      const attributes = { 'http.request.method': methodOf(req), 'http.route': routeOf(req), 'http.response.status_code': res.statusCode };
+      const attributes = { 'http.request.method': methodOf(req), 'http.route': route, 'http.response.status_code': res.statusCode };
       histogram.record((performance.now() - start) / 1000, attributes, requestContext);
     });
     next();

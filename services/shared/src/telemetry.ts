@@ -7,13 +7,12 @@
 // everything, which the exemplar → trace jump needs), OTEL_EXPORTER_OTLP_* (endpoint, headers,
 // timeout, compression), OTEL_METRIC_EXPORT_INTERVAL (5 s here instead of the spec's 60 s so a
 // demo shows data quickly) and OTEL_METRICS_EXEMPLAR_FILTER (see ./exemplars/).
-import { metrics } from '@opentelemetry/api';
+import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { getBooleanFromEnv, getNumberFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationType, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { readFileSync } from 'node:fs';
@@ -53,6 +52,10 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
   if (sdk) throw new Error('telemetry is already started in this process');
   const exemplars = new ExemplarStore();
 
+  const httpInstrumentation = getBooleanFromEnv('OTEL_SDK_DISABLED')
+    ? undefined
+    : new HttpInstrumentation({ ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? '') });
+
   sdk = new NodeSDK({
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are detected later and take precedence.
     resource: defaultResource().merge(
@@ -74,26 +77,22 @@ export function startTelemetry(options: TelemetryOptions): { sdk: NodeSDK; exemp
         exportIntervalMillis: metricExportIntervalMs(),
       }),
     ],
-    // The http instrumentation times every request as well (http.server.request.duration,
-    // http.client.request.duration): the services' own http.request.duration, with exemplars, is
-    // the one the dashboards read, so its histograms are dropped rather than measured twice.
-    views: [{ meterName: '@opentelemetry/instrumentation-http', aggregation: { type: AggregationType.DROP } }],
     // The services log to stdout; an OTLP log pipeline is not part of this demo.
     logRecordProcessors: [],
     // The spans a reader of a trace needs and no others: the HTTP server span (named after its
-    // route), the client spans of calls to other services (http-client.ts), and the services' own
-    // spans. The express instrumentation is there for the route template only: its middleware,
-    // router and handler spans (two thirds of all spans) say nothing about a request.
-    // OTEL_SDK_DISABLED=true: none at all (they patch http and express as soon as they are made,
-    // and would compute every request's attributes for a tracer that records nothing).
-    instrumentations: getBooleanFromEnv('OTEL_SDK_DISABLED')
-      ? []
-      : [
-          new HttpInstrumentation({ ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.has(request.url ?? '') }),
-          new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
-        ],
+    // route by request-metrics.ts), the client spans of calls to other services (http-client.ts),
+    // and the services' own spans. No express instrumentation: its middleware, router and handler
+    // spans (two thirds of all spans) say nothing about a request.
+    // OTEL_SDK_DISABLED=true: none at all (it patches http as soon as it is made, and would compute
+    // every request's attributes for a tracer that records nothing).
+    instrumentations: httpInstrumentation ? [httpInstrumentation] : [],
   });
   sdk.start();
+  // The http instrumentation times every request as well (http.server.request.duration,
+  // http.client.request.duration): the services' own http.request.duration, with exemplars, is the
+  // one the dashboards read, so the instrumentation gets a meter that records nothing rather than
+  // measuring each request twice (set after start(), which hands it the global MeterProvider).
+  httpInstrumentation?.setMeterProvider({ getMeter: () => createNoopMeter() });
   // Exemplars (./exemplars/): the global MeterProvider hands out histograms that keep them, for the
   // exporter above. Once OpenTelemetry JS records exemplars itself, these lines go, the stock
   // exporter replaces createExemplarMetricExporter, and the code that records stays as it is.
