@@ -1,6 +1,6 @@
 // Every package.json declares what its code imports, and nothing else: the root package for the
 // tests, the native toolchain, the demo and the load generator; each workspace for its src/. A
-// package counts as used when the code imports it (or registers a loader hook from it), when a
+// package counts as used when the code imports it, when a
 // script runs its binary, or when it is the @types package of something used.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -34,7 +34,7 @@ function importedPackages(file: string): string[] {
   const patterns = [
     /(?:^|\n)\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/g, // import … from <specifier>, export … from <specifier>
     /(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g, // import <specifier>
-    /\b(?:import|register)\(\s*['"]([^'"]+)['"]/g, // import(<specifier>), module.register(<specifier>, …)
+    /\bimport\(\s*['"]([^'"]+)['"]/g, // import(<specifier>)
   ];
   const specifiers = patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1]!));
   return specifiers

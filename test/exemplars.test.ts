@@ -479,7 +479,7 @@ describe('createExemplarMetricExporter', () => {
 
 describe('requestDurationMiddleware', () => {
   const SERVER_SPAN = fakeSpan(TraceFlags.SAMPLED, 0xab); // what the http instrumentation makes
-  const LAYER_SPAN = fakeSpan(TraceFlags.SAMPLED, 0xac); // what the express instrumentation makes active
+  const LAYER_SPAN = fakeSpan(TraceFlags.SAMPLED, 0xac); // a span an earlier middleware made active
   const ACTIVE_ONLY_SPAN = fakeSpan(TraceFlags.SAMPLED, 0xad); // no http instrumentation: just an active span
 
   async function withApp<T>(fn: (base: string, reader: MetricReader, store: ExemplarStore) => Promise<T>): Promise<T> {
@@ -487,8 +487,8 @@ describe('requestDurationMiddleware', () => {
     const meterProvider = new MeterProvider({ readers: [reader] });
     const store = new ExemplarStore({ filter: 'always_on' });
     const app = express();
-    // Stands in for the http and express instrumentations: the server span in the RPC metadata,
-    // a layer span active. Both exist when the middleware is entered, and only then
+    // Stands in for the http instrumentation and an earlier middleware: the server span in the RPC
+    // metadata, another span active. Both exist when the middleware is entered, and only then
     // (StackContextManager does not follow async callbacks).
     app.use((req, _res, next) => {
       const mode = req.headers['x-test-span'];
