@@ -79,7 +79,9 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
 
   test("RED from the span metrics agrees with the services' own histogram within 2 %", async () => {
     for (const service of SERVICES) {
-      const pairs = {
+      const spanMetrics = `traces_spanmetrics_latency_bucket{service="${service}", span_kind="SPAN_KIND_SERVER"}`;
+      const ownHistogram = `http_request_duration_seconds_bucket{job="${service}"}`;
+      const counts = {
         requests: [
           `sum(traces_spanmetrics_calls_total{service="${service}", span_kind="SPAN_KIND_SERVER"})`,
           `sum(http_request_duration_seconds_count{job="${service}"})`,
@@ -88,30 +90,52 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
           `sum(traces_spanmetrics_calls_total{service="${service}", span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_ERROR"}) or vector(0)`,
           `sum(http_request_duration_seconds_count{job="${service}", http_response_status_code=~"5.."}) or vector(0)`,
         ],
-        p99: [
-          `histogram_quantile(0.99, sum by (le) (traces_spanmetrics_latency_bucket{service="${service}", span_kind="SPAN_KIND_SERVER"}))`,
-          `histogram_quantile(0.99, sum by (le) (http_request_duration_seconds_bucket{job="${service}"}))`,
-        ],
       };
-      for (const [what, [fromSpans, fromService]] of Object.entries(pairs)) {
+      for (const [what, [fromSpans, fromService]] of Object.entries(counts)) {
         const read = async () => [await promValue(urls.prometheus, fromSpans!), await promValue(urls.prometheus, fromService!)] as const;
-        // A span also holds the http instrumentation's own work before and after the request
-        // (about 0.1-0.2 ms here), which the histogram does not; where the p99 sits in a coarse bucket
-        // of tens of milliseconds (pricing), interpolation magnifies that to a few percent.
-        const agree = ([a, b]: readonly [number, number]) => Math.abs(a - b) <= (what === 'p99' && b < 0.1 ? 0.1 : RED_TOLERANCE) * Math.abs(b);
         // The span metrics are flushed every 15 s, the services' metrics every 5 s.
         const [a, b] = await eventually(
           async () => {
             const values = await read();
-            return agree(values) ? values : undefined;
+            return within(...values) ? values : undefined;
           },
           `${service} ${what}: span metrics against the service's histogram`,
           45_000,
           3000,
         ).catch(read);
-        figures[`${service} ${what} (span metrics / service)`] = `${a.toFixed(what === 'p99' ? 4 : 0)} / ${b.toFixed(what === 'p99' ? 4 : 0)}`;
-        assert.ok(agree([a, b]), `${service} ${what}: ${a} from span metrics, ${b} from the service`);
+        figures[`${service} ${what} (span metrics / service)`] = `${a} / ${b}`;
+        assert.ok(within(a, b), `${service} ${what}: ${a} from span metrics, ${b} from the service`);
       }
+
+      // The p99s are compared by rank: each one, looked up in the other histogram, must be at least
+      // its p97 (span metrics missing slow requests fail one side, span metrics made only of kept,
+      // slow traces the other). Compared by value they are not stable: a span also holds the http instrumentation's own
+      // work before and after the request (tens of microseconds), so a few requests land one bucket
+      // higher in the span metrics, and where the p99 falls in a sparsely filled bucket (pricing's
+      // sits just above 10 ms) histogram_quantile's interpolation turns 1 % of requests into 15 %
+      // of value. The rank differs by at most the share of requests that changed bucket.
+      const p99 = (buckets: string) => `histogram_quantile(0.99, sum by (le) (${buckets}))`;
+      const rankIn = (buckets: string, value: number) => `histogram_fraction(0, ${value}, sum by (le) (${buckets}))`;
+      const read = async () => {
+        const [a, b] = [await promValue(urls.prometheus, p99(spanMetrics)), await promValue(urls.prometheus, p99(ownHistogram))];
+        return { a, b, rankOfA: await promValue(urls.prometheus, rankIn(ownHistogram, a)), rankOfB: await promValue(urls.prometheus, rankIn(spanMetrics, b)) };
+      };
+      const agree = ({ rankOfA, rankOfB }: Awaited<ReturnType<typeof read>>) => rankOfA >= 0.99 - RED_TOLERANCE && rankOfB >= 0.99 - RED_TOLERANCE;
+      const p = await eventually(
+        async () => {
+          const reading = await read();
+          return agree(reading) ? reading : undefined;
+        },
+        `${service} p99: span metrics against the service's histogram`,
+        45_000,
+        3000,
+      ).catch(read);
+      figures[`${service} p99 (span metrics / service)`] =
+        `${p.a.toFixed(4)} / ${p.b.toFixed(4)} s, p${(100 * p.rankOfA).toFixed(1)} / p${(100 * p.rankOfB).toFixed(1)} of the other`;
+      assert.ok(
+        agree(p),
+        `${service} p99: ${p.a} s from span metrics is the service's p${100 * p.rankOfA}; the service's ${p.b} s is the span metrics' p${100 * p.rankOfB}`,
+      );
     }
   });
 
