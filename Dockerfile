@@ -48,6 +48,9 @@ WORKDIR /app
 # it as well; a plain `docker run` can override it).
 ENV NODE_ENV=production \
     OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4317
+# Node's compile cache (the compile-cache stage below): the services start from it without Node's
+# type stripper in memory, about 20 MiB less each.
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
 # The whole /app of the deps stage: node_modules and any workspace-local node_modules npm created.
 COPY --from=deps /app ./
 COPY services/shared ./services/shared
@@ -57,8 +60,23 @@ USER node
 ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "--import", "@spike-to-trace/shared/instrument.ts"]
 
 # ---------------------------------------------------------------------------------------------------
+# compile-cache: Node's compile cache of the three services, filled by starting each one once and
+# stopping it as soon as it listens (services/shared/src/prime-compile-cache.ts), exactly as the
+# native stack fills it. It runs as the runtime user because Node keeps the cache per user id;
+# the targets copy it in owned by root, so at run time it is only read.
+FROM base AS compile-cache
+ENV NODE_COMPILE_CACHE=/tmp/node-compile-cache
+COPY services ./services
+RUN PORT=0 OTEL_SDK_DISABLED=true node --max-semi-space-size=8 --max-old-space-size=96 --import @spike-to-trace/shared/instrument.ts --import @spike-to-trace/shared/prime-compile-cache.ts services/order/src/main.ts
+RUN PORT=0 OTEL_SDK_DISABLED=true node --max-semi-space-size=8 --max-old-space-size=96 --import @spike-to-trace/shared/instrument.ts --import @spike-to-trace/shared/prime-compile-cache.ts services/inventory/src/main.ts
+RUN PORT=0 OTEL_SDK_DISABLED=true node --max-semi-space-size=8 --max-old-space-size=96 --import @spike-to-trace/shared/instrument.ts --import @spike-to-trace/shared/prime-compile-cache.ts services/pricing/src/main.ts
+# Node writes the cache files readable by their owner only; root will own them in the targets.
+RUN chmod -R a+rX /tmp/node-compile-cache
+
+# ---------------------------------------------------------------------------------------------------
 FROM base AS order
 COPY services/order ./services/order
+COPY --from=compile-cache --chown=root:root /tmp/node-compile-cache /app/.node-compile-cache
 ENV PORT=8080 OTEL_SERVICE_NAME=order INVENTORY_URL=http://inventory:8081 PRICING_URL=http://pricing:8082
 EXPOSE 8080
 CMD ["services/order/src/main.ts"]
@@ -66,6 +84,7 @@ CMD ["services/order/src/main.ts"]
 # ---------------------------------------------------------------------------------------------------
 FROM base AS inventory
 COPY services/inventory ./services/inventory
+COPY --from=compile-cache --chown=root:root /tmp/node-compile-cache /app/.node-compile-cache
 ENV PORT=8081 OTEL_SERVICE_NAME=inventory
 EXPOSE 8081
 CMD ["services/inventory/src/main.ts"]
@@ -73,6 +92,7 @@ CMD ["services/inventory/src/main.ts"]
 # ---------------------------------------------------------------------------------------------------
 FROM base AS pricing
 COPY services/pricing ./services/pricing
+COPY --from=compile-cache --chown=root:root /tmp/node-compile-cache /app/.node-compile-cache
 ENV PORT=8082 OTEL_SERVICE_NAME=pricing
 EXPOSE 8082
 CMD ["services/pricing/src/main.ts"]

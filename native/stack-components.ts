@@ -48,6 +48,15 @@ export const urls = {
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--max-old-space-size=96'];
 
+/**
+ * Node's compile cache for the services (NODE_COMPILE_CACHE): filled before they start, so that
+ * they run without Node's type stripper in memory (services/shared/src/prime-compile-cache.ts).
+ */
+const compileCacheDir = join(stateDir, 'compile-cache');
+
+/** The service as it starts, stopped once it listens: this fills the compile cache. */
+export const COMPILE_CACHE_PRIMER_ENV: Readonly<Record<string, string>> = { PORT: '0', OTEL_SDK_DISABLED: 'true' };
+
 export interface Component {
   name: string;
   command: string;
@@ -55,6 +64,8 @@ export interface Component {
   env?: Record<string, string>;
   /** A URL that answers 2xx once the component is ready. */
   readyUrl: string;
+  /** A service's: the arguments that fill its compile cache (with COMPILE_CACHE_PRIMER_ENV), run before it starts. */
+  primerArgs?: string[];
 }
 
 export interface ComponentOptions {
@@ -88,8 +99,16 @@ export function components(options: ComponentOptions = {}): Component[] {
     name,
     command: process.execPath,
     args: [...SERVICE_NODE_FLAGS, '--import', '@spike-to-trace/shared/instrument.ts', `services/${name}/src/main.ts`],
-    env: { ...serviceEnv, PORT: String(ports[name]), ...env },
+    env: { ...serviceEnv, NODE_COMPILE_CACHE: compileCacheDir, PORT: String(ports[name]), ...env },
     readyUrl: `${urls[name]}/healthz`,
+    primerArgs: [
+      ...SERVICE_NODE_FLAGS,
+      '--import',
+      '@spike-to-trace/shared/instrument.ts',
+      '--import',
+      '@spike-to-trace/shared/prime-compile-cache.ts',
+      `services/${name}/src/main.ts`,
+    ],
   });
   const collectorMemoryLimitMiB = options.collectorEnv?.OTELCOL_MEMORY_LIMIT_MIB ?? String(NATIVE_COLLECTOR_MEMORY_LIMIT_MIB);
   const collectorConfigs = ['otel-collector/config.yaml', ...(options.sampling ? ['otel-collector/sampling.yaml'] : [])];

@@ -8,12 +8,15 @@
 //                that keeps every trace an exemplar points at), Tempo's metrics-generator off
 //   --traffic    k6's background scenario, the light traffic docker compose sends from the start
 //
-// State lives in .stack/: logs/<component>.log, pids/<component>.pid, data/<component>/.
-import { spawn } from 'node:child_process';
+// State lives in .stack/: logs/<component>.log, pids/<component>.pid, data/<component>/, and the
+// services' compile cache in compile-cache/.
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { eventually } from './eventually.ts';
 import {
+  COMPILE_CACHE_PRIMER_ENV,
   components,
   dataDir,
   ports,
@@ -58,6 +61,7 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
   for (const component of list) {
     writeFileSync(join(logDir, `${component.name}.log`), ''); // a fresh log per start of the stack
     try {
+      await primeCompileCache(component);
       await startComponent(component);
     } catch (error) {
       await stackDown({ log });
@@ -65,6 +69,19 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
     }
     log(`${component.name.padEnd(15)} ready   ${component.readyUrl}`);
   }
+}
+
+/** Fills a service's compile cache: the service starts as it will, and stops once it listens. */
+async function primeCompileCache(component: Component): Promise<void> {
+  if (component.primerArgs === undefined) return;
+  await promisify(execFile)(component.command, component.primerArgs, {
+    cwd: repoRoot,
+    env: { ...process.env, ...component.env, ...COMPILE_CACHE_PRIMER_ENV },
+    timeout: 60_000,
+  }).catch((error: { stdout?: string; message: string }) => {
+    // The message holds the command line and stderr; the service logs to stdout.
+    throw new Error(`${component.name}: filling its compile cache failed: ${error.message}\n${error.stdout ?? ''}`);
+  });
 }
 
 /** Starts one component in the background, its pid in .stack/pids, and waits until it is ready. */

@@ -13,7 +13,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { components } from '../native/stack-components.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { COMPILE_CACHE_PRIMER_ENV, components } from '../native/stack-components.ts';
 import { describeRun, pinnedVersions, repoRoot, requireTool, run } from '../native/tools.ts';
 
 /** The parts of compose-go's project JSON (types.Project) that these tests read. */
@@ -262,6 +263,8 @@ describe('the Dockerfile the three services build from', () => {
 
   test('one target per service: its port, and the same start command as the native stack', () => {
     const ports: Record<string, string> = { order: '8080', inventory: '8081', pricing: '8082' };
+    const cacheDir = /^ENV NODE_COMPILE_CACHE=(\S+)$/m.exec(stages.get('base') ?? '')?.[1];
+    assert.ok(cacheDir, 'the services read a compile cache');
     for (const [name, port] of Object.entries(ports)) {
       const stage = stages.get(name);
       assert.ok(stage, `Dockerfile has a ${name} target`);
@@ -271,6 +274,14 @@ describe('the Dockerfile the three services build from', () => {
       const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(stages.get('base') ?? '')?.[1] ?? '[]') as string[];
       const cmd = JSON.parse(/^CMD (.*)$/m.exec(stage)?.[1] ?? '[]') as string[];
       assert.deepEqual([...entrypoint, ...cmd], ['node', ...native.args], `${name}: the image starts it as the native stack does`);
+      // Its compile cache is filled as the native stack fills it, and copied in.
+      const primerEnv = Object.entries(COMPILE_CACHE_PRIMER_ENV).map(([key, value]) => `${key}=${value}`);
+      const primers = [...(stages.get('compile-cache') ?? '').matchAll(/^RUN (.*)$/gm)].map((match) => match[1]!.split(' '));
+      assert.ok(
+        primers.some((primer) => isDeepStrictEqual(primer, [...primerEnv, 'node', ...native.primerArgs!])),
+        `${name}: the compile-cache stage fills its cache as the native stack does`,
+      );
+      assert.match(stage, new RegExp(`^COPY --from=compile-cache --chown=root:root \\S+ ${cacheDir}$`, 'm'), `${name} copies the compile cache in`);
       const service = project.services[name]!;
       assert.equal(service.environment?.PORT, port);
       assert.equal(service.environment?.NODE_ENV, 'production');
