@@ -95,21 +95,18 @@ export function components(options: ComponentOptions = {}): Component[] {
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=native',
     ...options.serviceEnv,
   };
-  const service = (name: 'order' | 'inventory' | 'pricing', env: Record<string, string> = {}): Component => ({
-    name,
-    command: process.execPath,
-    args: [...SERVICE_NODE_FLAGS, '--import', '@spike-to-trace/shared/instrument.ts', `services/${name}/src/main.ts`],
-    env: { ...serviceEnv, NODE_COMPILE_CACHE: compileCacheDir, PORT: String(ports[name]), ...env },
-    readyUrl: `${urls[name]}/healthz`,
-    primerArgs: [
-      ...SERVICE_NODE_FLAGS,
-      '--import',
-      '@spike-to-trace/shared/instrument.ts',
-      '--import',
-      '@spike-to-trace/shared/prime-compile-cache.ts',
-      `services/${name}/src/main.ts`,
-    ],
-  });
+  const service = (name: 'order' | 'inventory' | 'pricing', env: Record<string, string> = {}): Component => {
+    const flags = [...SERVICE_NODE_FLAGS, '--import', '@spike-to-trace/shared/instrument.ts'];
+    const main = `services/${name}/src/main.ts`;
+    return {
+      name,
+      command: process.execPath,
+      args: [...flags, main],
+      env: { ...serviceEnv, NODE_COMPILE_CACHE: compileCacheDir, PORT: String(ports[name]), ...env },
+      readyUrl: `${urls[name]}/healthz`,
+      primerArgs: [...flags, '--import', '@spike-to-trace/shared/prime-compile-cache.ts', main],
+    };
+  };
   const collectorMemoryLimitMiB = options.collectorEnv?.OTELCOL_MEMORY_LIMIT_MIB ?? String(NATIVE_COLLECTOR_MEMORY_LIMIT_MIB);
   const collectorConfigs = ['otel-collector/config.yaml', ...(options.sampling ? ['otel-collector/sampling.yaml'] : [])];
   const list: Component[] = [

@@ -72,7 +72,7 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
 }
 
 /** Fills a service's compile cache: the service starts as it will, and stops once it listens. */
-async function primeCompileCache(component: Component): Promise<void> {
+export async function primeCompileCache(component: Component): Promise<void> {
   if (component.primerArgs === undefined) return;
   await promisify(execFile)(component.command, component.primerArgs, {
     cwd: repoRoot,

@@ -1,7 +1,7 @@
 // Every package.json declares what its code imports, and nothing else: the root package for the
 // tests, the native toolchain, the demo and the load generator; each workspace for its src/. A
-// package counts as used when the code imports it, when a
-// script runs its binary, or when it is the @types package of something used.
+// package counts as used when the code imports it, when a script runs its binary, or when it is the
+// @types package of something used.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -5,7 +5,13 @@ import { ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { batchSpanProcessorOptionsFromEnv, propagatorFromEnv, samplerFromEnv, spanLimitsFromEnv } from '../services/shared/src/otel-env.ts';
+import {
+  batchSpanProcessorOptionsFromEnv,
+  metricExportIntervalFromEnv,
+  propagatorFromEnv,
+  samplerFromEnv,
+  spanLimitsFromEnv,
+} from '../services/shared/src/otel-env.ts';
 
 const VARIABLES = [
   'OTEL_TRACES_SAMPLER',
@@ -16,6 +22,7 @@ const VARIABLES = [
   'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
   'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
   'OTEL_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_METRIC_EXPORT_INTERVAL',
 ];
 const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
 afterEach(() => {
@@ -108,4 +115,15 @@ test('OTEL_BSP_* and the span limits are numbers, left undefined when unset or i
   assert.equal(limits.attributeValueLengthLimit, 128, 'the span-specific variable wins');
   assert.equal(limits.attributeCountLimit, 64);
   assert.equal(limits.eventCountLimit, undefined);
+});
+
+test('OTEL_METRIC_EXPORT_INTERVAL is a positive number of milliseconds, else the service default', () => {
+  delete process.env.OTEL_METRIC_EXPORT_INTERVAL;
+  assert.equal(metricExportIntervalFromEnv(5000), 5000);
+  process.env.OTEL_METRIC_EXPORT_INTERVAL = '2000';
+  assert.equal(metricExportIntervalFromEnv(5000), 2000);
+  for (const invalid of ['0', '-1', 'soon', 'Infinity', ' ']) {
+    process.env.OTEL_METRIC_EXPORT_INTERVAL = invalid;
+    assert.equal(metricExportIntervalFromEnv(5000), 5000, JSON.stringify(invalid));
+  }
 });

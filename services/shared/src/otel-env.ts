@@ -1,5 +1,5 @@
-// The standard OTEL_* variables of the trace SDK, read as the specification defines them
-// (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
+// The standard OTEL_* variables of the trace SDK and the metric reader, read as the specification
+// defines them (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 //
 // telemetry.ts builds the SDK from its parts rather than with @opentelemetry/sdk-node's NodeSDK,
 // which imports every exporter it could be asked for (logs, Zipkin, Prometheus, B3, OTLP over
@@ -95,4 +95,10 @@ export function batchSpanProcessorOptionsFromEnv(): Omit<BatchSpanProcessorOptio
     scheduledDelayMillis: nonNegative('OTEL_BSP_SCHEDULE_DELAY'),
     exportTimeoutMillis: nonNegative('OTEL_BSP_EXPORT_TIMEOUT'),
   };
+}
+
+/** OTEL_METRIC_EXPORT_INTERVAL in milliseconds; unset, invalid, infinite or not positive gives `fallback`. */
+export function metricExportIntervalFromEnv(fallback: number): number {
+  const interval = getNumberFromEnv('OTEL_METRIC_EXPORT_INTERVAL');
+  return interval !== undefined && Number.isFinite(interval) && interval > 0 ? interval : fallback;
 }

@@ -34,7 +34,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createExemplarMetricExporter, ExemplarStore, meterProviderWithExemplars } from './exemplars/index.ts';
 import { freshChannelMetricExporter, freshChannelSpanExporter } from './fresh-channel.ts';
-import { batchSpanProcessorOptionsFromEnv, propagatorFromEnv, samplerFromEnv, spanLimitsFromEnv } from './otel-env.ts';
+import { batchSpanProcessorOptionsFromEnv, metricExportIntervalFromEnv, propagatorFromEnv, samplerFromEnv, spanLimitsFromEnv } from './otel-env.ts';
 import { onShutdown } from './shutdown.ts';
 
 export interface TelemetryOptions {
@@ -104,7 +104,7 @@ export function startTelemetry(options: TelemetryOptions): { exemplars: Exemplar
     readers: options.metricReaders ?? [
       new PeriodicExportingMetricReader({
         exporter: freshChannelMetricExporter(() => createExemplarMetricExporter(exemplars)),
-        exportIntervalMillis: metricExportIntervalMs(),
+        exportIntervalMillis: metricExportIntervalFromEnv(DEFAULT_METRIC_EXPORT_INTERVAL_MS),
       }),
     ],
   });
@@ -139,12 +139,6 @@ async function shutdownTelemetry(): Promise<void> {
   // Shutting down exports what is left: the batch span processor's queue, and one last collection of
   // the metrics (the periodic reader exports before it stops).
   await Promise.all([running?.tracerProvider.shutdown(), running?.meterProvider.shutdown()]);
-}
-
-function metricExportIntervalMs(): number {
-  const raw = process.env.OTEL_METRIC_EXPORT_INTERVAL;
-  const parsed = raw === undefined || raw === '' ? NaN : Number(raw);
-  return Number.isFinite(parsed) && parsed > 0 ? parsed : DEFAULT_METRIC_EXPORT_INTERVAL_MS;
 }
 
 /**
