@@ -4,8 +4,11 @@
 //   bare          the services without the telemetry entry (no --import): no OpenTelemetry at all
 //   sdk-disabled  --import of the telemetry entry with OTEL_SDK_DISABLED=true
 //   instrumented  as the stack runs them, exporting to the native Collector (with Tempo)
+//   spans-off     instrumented, with OTEL_TRACES_SAMPLER=always_off: the http instrumentation,
+//                 context propagation and the metrics run (without exemplars: no span is sampled),
+//                 but no span is recorded or exported; what the instrumentation costs besides spans
 //
-// The three trios run side by side on their own ports, and the load goes to each in turn, round
+// The trios run side by side on their own ports, and the load goes to each in turn, round
 // after round, so that whatever else the machine does hits every mode alike. For each mode: CPU time
 // per order request of each service (from /proc; the median over the rounds), resident memory and
 // the V8 heap in use (a diagnostic report taken on SIGUSR2) at the end. The ratio bare/instrumented
@@ -29,11 +32,18 @@ const windowSeconds = Number(process.env.BENCH_WINDOW_SECONDS ?? 15);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
 const extraNodeOptions = process.env.BENCH_NODE_OPTIONS ?? '';
 const SERVICES = ['order', 'inventory', 'pricing'] as const;
-const MODES = ['bare', 'sdk-disabled', 'instrumented'] as const;
+const MODES = ['bare', 'sdk-disabled', 'instrumented', 'spans-off'] as const;
 type Mode = (typeof MODES)[number];
 const reportDir = join(stateDir, 'bench', 'reports');
 /** Each mode's trio on ports base+0 (order), +1 (inventory), +2 (pricing). */
-const BASE_PORT: Record<Mode, number> = { bare: 18080, 'sdk-disabled': 28080, instrumented: 38080 };
+const BASE_PORT: Record<Mode, number> = { bare: 18080, 'sdk-disabled': 28080, instrumented: 38080, 'spans-off': 48080 };
+/** What each mode adds to the stack's own service environment. */
+const MODE_ENV: Record<Mode, Record<string, string>> = {
+  bare: {},
+  'sdk-disabled': { OTEL_SDK_DISABLED: 'true' },
+  instrumented: {},
+  'spans-off': { OTEL_TRACES_SAMPLER: 'always_off' },
+};
 
 interface Trio {
   mode: Mode;
@@ -58,7 +68,7 @@ async function startTrio(mode: Mode): Promise<Trio> {
         INVENTORY_URL: `http://127.0.0.1:${port.inventory}`,
         PRICING_URL: `http://127.0.0.1:${port.pricing}`,
         OTEL_SERVICE_NAME: component.name,
-        ...(mode === 'sdk-disabled' ? { OTEL_SDK_DISABLED: 'true' } : {}),
+        ...MODE_ENV[mode],
         NODE_OPTIONS: `${reportNodeOptions(reportDir)} ${extraNodeOptions}`,
       },
       stdio: 'ignore',
@@ -128,6 +138,7 @@ try {
   console.log(
     `\ninstrumented against bare ${(totals.bare! / totals.instrumented!).toFixed(2)} (target >= 0.85), against SDK-disabled ${(totals['sdk-disabled']! / totals.instrumented!).toFixed(2)}`,
   );
+  console.log(`spans off against bare ${(totals.bare! / totals['spans-off']!).toFixed(2)}: the instrumentation without recording or exporting a single span`);
 } finally {
   for (const child of trios.flatMap((trio) => trio.children)) child.kill('SIGTERM');
   await sleep(1000);
