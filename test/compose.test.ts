@@ -200,6 +200,16 @@ describe('docker-compose.yml, resolved by compose-go', () => {
     assert.deepEqual(found, expected);
   });
 
+  test("the Collector's GOMEMLIMIT is the native stack's, and stays under its container's memory limit", () => {
+    const collector = project.services['otel-collector']!;
+    const goMemLimit = collector.environment?.GOMEMLIMIT ?? '';
+    const native = components().find((component) => component.name === 'otel-collector')!;
+    assert.equal(native.env?.GOMEMLIMIT, goMemLimit);
+    // Headroom above the Go heap for what Go's limit does not count (stacks, the binary's pages).
+    const limitBytes = Number(collector.deploy?.resources?.limits?.memory);
+    assert.ok(Number(/^(\d+)MiB$/.exec(goMemLimit)?.[1]) * 2 ** 20 <= 0.85 * limitBytes, `GOMEMLIMIT ${goMemLimit}, limit ${limitBytes} bytes`);
+  });
+
   test('every service has a memory limit', () => {
     const limits = Object.fromEntries(services().map(([name, service]) => [name, Number(service.deploy?.resources?.limits?.memory ?? 0)]));
     assert.deepEqual(

@@ -4,8 +4,9 @@
 // exemplars); CPU time per order request of every component (services, Collector, Tempo, Prometheus
 // and k6 itself, from /proc), and each one's peak resident memory, with the services' V8 heap.
 // The highest rate sustained without loss is reported with the stack's memory at that rate.
-// Optionally a soak at one rate checks the services for growth (a leak check: RSS at minute 5
-// within 10 % of minute 2).
+// Optionally a soak at one rate prints every component's peak resident memory minute by minute
+// (Tempo compacts its first blocks after some minutes, which a 30 s step never shows) and checks
+// the services for growth (a leak check: the peak of minute 5 within 10 % of minute 2).
 //
 //   npm run bench:load                        (BENCH_RATES=300,500,700 BENCH_STEP_SECONDS=30)
 //   BENCH_SOAK_MINUTES=5 BENCH_SOAK_RATE=300 npm run bench:load
@@ -121,17 +122,29 @@ try {
       remoteWrite: 'off',
       stdio: 'ignore',
     });
-    const rssAt: Record<number, Record<string, number>> = {};
+    // Every second, each component's resident memory and the stack's (without k6): their peaks over
+    // each minute.
+    const peakAt: Record<number, Record<string, number>> = {};
+    let peak: Record<string, number> = {};
+    const sampler = setInterval(() => {
+      const rss = Object.fromEntries(Object.entries(componentPids()).map(([name, pid]) => [name, rssMiB(pid)]));
+      for (const [name, value] of Object.entries({ ...rss, stack: sum(Object.values(rss)) })) peak[name] = Math.max(peak[name] ?? 0, value);
+    }, 1000);
     for (let minute = 1; minute <= soakMinutes; minute++) {
       await sleep(60_000);
-      rssAt[minute] = Object.fromEntries(SERVICES.map((name) => [name, rssMiB(componentPids()[name]!)]));
-      console.log(`  minute ${minute}: RSS MiB ${mib(rssAt[minute]!)}`);
+      peakAt[minute] = peak;
+      peak = {};
+      const { stack, ...components } = peakAt[minute]!;
+      console.log(`  minute ${minute}: peak RSS MiB ${mib(components)} (stack without k6 ${stack?.toFixed(0)})`);
     }
+    clearInterval(sampler);
     await load.exited;
     if (soakMinutes >= 5) {
-      const growth = SERVICES.map((name) => `${name} ${((100 * (rssAt[5]![name]! - rssAt[2]![name]!)) / rssAt[2]![name]!).toFixed(1)} %`);
-      console.log(`  RSS from minute 2 to minute 5: ${growth.join(', ')} (a leak would show as steady growth; within 10 % required)`);
+      const growth = SERVICES.map((name) => `${name} ${((100 * (peakAt[5]![name]! - peakAt[2]![name]!)) / peakAt[2]![name]!).toFixed(1)} %`);
+      console.log(`  peak RSS from minute 2 to minute 5: ${growth.join(', ')} (a leak would show as steady growth; within 10 % required)`);
     }
+    const stackPeaks = Object.values(peakAt).map((minute) => minute.stack ?? 0);
+    console.log(`  the stack's peak over the soak, without k6: ${Math.max(...stackPeaks).toFixed(0)} MiB`);
   }
 } finally {
   await stackDown({ log: () => undefined });
