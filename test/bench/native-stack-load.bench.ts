@@ -41,6 +41,25 @@ const mib = (values: Record<string, number>) =>
     .map(([name, value]) => `${name} ${value.toFixed(0)}`)
     .join(', ');
 
+/** Each process's resident memory now, MiB. */
+const rssOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, rssMiB(pid)]));
+
+/** Samples `read` every second and keeps each value's peak; `take()` hands them over and starts afresh. */
+function peakSampler(read: () => Record<string, number>) {
+  let peaks: Record<string, number> = {};
+  const timer = setInterval(() => {
+    for (const [name, value] of Object.entries(read())) peaks[name] = Math.max(peaks[name] ?? 0, value);
+  }, 1000);
+  return {
+    take: () => {
+      const taken = peaks;
+      peaks = {};
+      return taken;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 async function runStep(rate: number) {
   const summaryFile = join(outDir, `k6-${rate}.json`);
   const pids = componentPids();
@@ -53,14 +72,12 @@ async function runStep(rate: number) {
     remoteWrite: 'off',
     stdio: 'ignore',
   });
-  const peakRss: Record<string, number> = {};
-  const sampler = setInterval(() => {
-    for (const [name, pid] of Object.entries({ ...pids, k6: load.child.pid! })) peakRss[name] = Math.max(peakRss[name] ?? 0, rssMiB(pid));
-  }, 1000);
+  const sampler = peakSampler(() => rssOf({ ...pids, k6: load.child.pid! }));
   let k6Cpu = 0;
   const k6Sampler = setInterval(() => (k6Cpu = Math.max(k6Cpu, cpuSeconds(load.child.pid!))), 500);
   await load.exited;
-  clearInterval(sampler);
+  sampler.stop();
+  const peakRss = sampler.take();
   clearInterval(k6Sampler);
   const heap: Record<string, number> = {};
   for (const name of SERVICES) heap[name] = await heapUsedMiB(pids[name]!, reportDir);
@@ -124,20 +141,18 @@ try {
     });
     // Every second, each component's resident memory and the stack's (without k6): their peaks over
     // each minute.
+    const sampler = peakSampler(() => {
+      const rss = rssOf(componentPids());
+      return { ...rss, stack: sum(Object.values(rss)) };
+    });
     const peakAt: Record<number, Record<string, number>> = {};
-    let peak: Record<string, number> = {};
-    const sampler = setInterval(() => {
-      const rss = Object.fromEntries(Object.entries(componentPids()).map(([name, pid]) => [name, rssMiB(pid)]));
-      for (const [name, value] of Object.entries({ ...rss, stack: sum(Object.values(rss)) })) peak[name] = Math.max(peak[name] ?? 0, value);
-    }, 1000);
     for (let minute = 1; minute <= soakMinutes; minute++) {
       await sleep(60_000);
-      peakAt[minute] = peak;
-      peak = {};
+      peakAt[minute] = sampler.take();
       const { stack, ...components } = peakAt[minute]!;
       console.log(`  minute ${minute}: peak RSS MiB ${mib(components)} (stack without k6 ${stack?.toFixed(0)})`);
     }
-    clearInterval(sampler);
+    sampler.stop();
     await load.exited;
     if (soakMinutes >= 5) {
       const growth = SERVICES.map((name) => `${name} ${((100 * (peakAt[5]![name]! - peakAt[2]![name]!)) / peakAt[2]![name]!).toFixed(1)} %`);
