@@ -110,6 +110,25 @@ describe('a request to order', () => {
     }
   });
 
+  test("carries a resource that names its service and instance, without the process detector's attributes", async () => {
+    const response = await fetch(`${order.url}/orders/43`);
+    assert.equal(response.status, 200);
+    const details = await eventually(async () => orderRouteSpan(await order.spans(), 43), 'order span');
+    const spans = await traceSpans(details.traceId, (s) => ['inventory', 'pricing'].every((service) => s.some((span) => span.service === service)));
+    for (const span of spans) {
+      for (const key of ['service.name', 'service.version', 'service.instance.id', 'host.name']) {
+        assert.ok(span.resourceKeys.includes(key), `${span.service}'s resource lacks ${key}`);
+      }
+      // Tempo stores a service's resource once in every trace: process.command_args and the like
+      // would cost it memory at every request (telemetry.ts says how much).
+      assert.deepEqual(
+        span.resourceKeys.filter((key) => key.startsWith('process.')),
+        [],
+        `${span.service}'s resource`,
+      );
+    }
+  });
+
   test('rejects bad ids with 400 and unknown routes with 404, as JSON', async () => {
     for (const id of ['abc', '-1', '0', '1.5', '99999999999']) {
       const response = await fetch(`${order.url}/orders/${id}`);

@@ -44,6 +44,13 @@ const mib = (values: Record<string, number>) =>
 /** Each process's resident memory now, MiB. */
 const rssOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, rssMiB(pid)]));
 
+/** Each service's V8 heap in use now, MiB (from a diagnostic report). */
+async function heapOfServices(pids: Record<string, number>) {
+  const heap: Record<string, number> = {};
+  for (const name of SERVICES) heap[name] = await heapUsedMiB(pids[name]!, reportDir);
+  return heap;
+}
+
 /** Samples `read` every second and keeps each value's peak; `take()` hands them over and starts afresh. */
 function peakSampler(read: () => Record<string, number>) {
   let peaks: Record<string, number> = {};
@@ -79,8 +86,7 @@ async function runStep(rate: number) {
   sampler.stop();
   const peakRss = sampler.take();
   clearInterval(k6Sampler);
-  const heap: Record<string, number> = {};
-  for (const name of SERVICES) heap[name] = await heapUsedMiB(pids[name]!, reportDir);
+  const heap = await heapOfServices(pids);
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
     metrics: { iterations: { count: number }; http_req_failed?: { value?: number; rate?: number }; dropped_iterations?: { count: number } };
   };
@@ -153,6 +159,9 @@ try {
       console.log(`  minute ${minute}: peak RSS MiB ${mib(components)} (stack without k6 ${stack?.toFixed(0)})`);
     }
     sampler.stop();
+    // RSS that grows while the live heap stays where the step left it is V8 or malloc keeping
+    // memory it has freed, not a leak.
+    console.log(`  V8 heap in use at the end, MiB: ${mib(await heapOfServices(componentPids()))}`);
     await load.exited;
     if (soakMinutes >= 5) {
       const growth = SERVICES.map((name) => `${name} ${((100 * (peakAt[5]![name]! - peakAt[2]![name]!)) / peakAt[2]![name]!).toFixed(1)} %`);

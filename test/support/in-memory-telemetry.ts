@@ -24,6 +24,7 @@ const serializer = createExemplarSerializer(exemplars);
 
 export interface RecordedSpan {
   service: string;
+  resourceKeys: string[];
   scope: string;
   name: string;
   kind: number;
@@ -46,6 +47,7 @@ process.on('message', async (message) => {
   if (message !== 'spans') return;
   const spans: RecordedSpan[] = exporter.getFinishedSpans().map((span) => ({
     service: String(span.resource.attributes['service.name']),
+    resourceKeys: Object.keys(span.resource.attributes),
     scope: span.instrumentationScope.name,
     name: span.name,
     kind: span.kind,
