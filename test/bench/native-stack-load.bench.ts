@@ -6,7 +6,8 @@
 // The highest rate sustained without loss is reported with the stack's memory at that rate.
 // Optionally a soak at one rate prints every component's peak resident memory minute by minute
 // (Tempo compacts its first blocks after some minutes, which a 30 s step never shows) and checks
-// the services for growth (a leak check: the peak of minute 5 within 10 % of minute 2).
+// the services for growth (a leak check: the peak of minute 5 within 10 % of minute 2, and their V8
+// heap at the end against the step's).
 //
 //   npm run bench:load                        (BENCH_RATES=300,500,700 BENCH_STEP_SECONDS=30)
 //   BENCH_SOAK_MINUTES=5 BENCH_SOAK_RATE=300 npm run bench:load
