@@ -148,8 +148,9 @@ try {
     });
     // Every second, each component's resident memory and the stack's (without k6): their peaks over
     // each minute.
+    const pids = componentPids();
     const sampler = peakSampler(() => {
-      const rss = rssOf(componentPids());
+      const rss = rssOf(pids);
       return { ...rss, stack: sum(Object.values(rss)) };
     });
     const peakAt: Record<number, Record<string, number>> = {};
@@ -162,7 +163,7 @@ try {
     sampler.stop();
     // RSS that grows while the live heap stays where the step left it is V8 or malloc keeping
     // memory it has freed, not a leak.
-    console.log(`  V8 heap in use at the end, MiB: ${mib(await heapOfServices(componentPids()))}`);
+    console.log(`  V8 heap in use at the end, MiB: ${mib(await heapOfServices(pids))}`);
     await load.exited;
     if (soakMinutes >= 5) {
       const growth = SERVICES.map((name) => `${name} ${((100 * (peakAt[5]![name]! - peakAt[2]![name]!)) / peakAt[2]![name]!).toFixed(1)} %`);
