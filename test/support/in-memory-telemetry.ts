@@ -36,6 +36,9 @@ export interface RecordedSpan {
   events: string[];
   eventAttributes: Array<Record<string, unknown>>;
   durationMs: number;
+  /** Start and end, Unix time in milliseconds. */
+  startMs: number;
+  endMs: number;
 }
 
 process.on('message', async (message) => {
@@ -59,6 +62,8 @@ process.on('message', async (message) => {
     events: span.events.map((event) => event.name),
     eventAttributes: span.events.map((event) => ({ ...event.attributes })),
     durationMs: span.duration[0] * 1e3 + span.duration[1] / 1e6,
+    startMs: span.startTime[0] * 1e3 + span.startTime[1] / 1e6,
+    endMs: span.endTime[0] * 1e3 + span.endTime[1] / 1e6,
   }));
   process.send?.({ spans });
 });
