@@ -3,6 +3,7 @@
 // services/shared/src/instrument.ts has it), but its spans go to an in-memory exporter and its metrics
 // to a reader that collects only when asked; the test reads both over the child-process IPC channel
 // (metrics as the OTLP bytes the exemplar exporter would send).
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { createExemplarSerializer } from '../../services/shared/src/exemplars/index.ts';
@@ -61,9 +62,9 @@ process.on('message', async (message) => {
     status: { ...span.status },
     events: span.events.map((event) => event.name),
     eventAttributes: span.events.map((event) => ({ ...event.attributes })),
-    durationMs: span.duration[0] * 1e3 + span.duration[1] / 1e6,
-    startMs: span.startTime[0] * 1e3 + span.startTime[1] / 1e6,
-    endMs: span.endTime[0] * 1e3 + span.endTime[1] / 1e6,
+    durationMs: hrTimeToMilliseconds(span.duration),
+    startMs: hrTimeToMilliseconds(span.startTime),
+    endMs: hrTimeToMilliseconds(span.endTime),
   }));
   process.send?.({ spans });
 });
