@@ -14,7 +14,7 @@ import { startBackgroundLoad, type LoadHandle } from './load.ts';
 import { findSlowestExemplars, waitForCalmBaseline, waitForRecovery, waitForSpike, type Exemplar } from './metrics.ts';
 import { bad, bold, cyan, dim, messageOf, ok, say, seconds, StepError, warn, type Log } from './output.ts';
 import { setSlowPath, slowPathOffByHand } from './slow-path.ts';
-import { verifyWithFallback } from './traces.ts';
+import { verifySlowestTrace } from './traces.ts';
 
 /** What the beats hand on to the later ones. */
 export interface DemoState {
@@ -23,7 +23,7 @@ export interface DemoState {
   bugOnAt?: number;
   /** The exemplars of the spike, slowest first. */
   exemplars?: Exemplar[];
-  /** The trace the story follows (the slowest exemplar's, or the one Tempo confirmed). */
+  /** The trace the story follows (the slowest exemplar's, or on stage the one Tempo could show). */
   traceId?: string;
 }
 
@@ -113,7 +113,7 @@ export const BEATS: readonly Beat[] = [
       if (config.allowMissingTempo && !healthy(demo, 'tempo')) {
         throw new SkippedBeat(`Tempo is not reachable at ${config.urls.tempo}: trace ${demo.state.traceId} was NOT checked (--allow-missing-tempo)`);
       }
-      const found = await verifyWithFallback(config, exemplars, demo.log);
+      const found = await verifySlowestTrace(config, exemplars, demo.log);
       demo.state.traceId = found.traceId;
       return `trace ${found.traceId}: ${found.spans} spans (${found.services.join(', ')}), ${found.dbSpansInInventory} query-stock-db spans in inventory: the N+1`;
     },

@@ -30,8 +30,6 @@ export interface DemoConfig {
   pollMs: number;
   /** The p99 above which we call it a spike (seconds). */
   spikeSeconds: number;
-  /** An N+1 shows at least this many query-stock-db spans in inventory. */
-  minDbSpans: number;
 }
 
 const VALUE_OPTIONS = ['--slow-rate', '--load-rate', '--step-timeout'];
@@ -83,6 +81,5 @@ export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     stepTimeoutMs: number('--step-timeout', value('--step-timeout') ?? env.DEMO_STEP_TIMEOUT, 180, 10, 3600) * 1000,
     pollMs: 5000,
     spikeSeconds: 1,
-    minDbSpans: 10,
   };
 }

@@ -1,13 +1,14 @@
-// How many exemplar dots lead to a trace: every exemplar of the services' latency histogram in the
-// last N minutes (default 5), each looked up in Tempo. The workshop's sampling exercise counts the
-// dead links with it, under head sampling and under the sampling profile.
+// How many exemplar dots lead to their request: every exemplar of the services' latency histogram in
+// the last N minutes (default 5), each looked up in Tempo, counted when the trace holds the span the
+// exemplar names (native/exemplar-resolvability.ts). The workshop's sampling exercise counts the dead
+// links with it, under head sampling and under the sampling profile.
 //
 //   npm run exemplar-links            (the last 5 minutes)
 //   npm run exemplar-links -- 10      (the last 10 minutes)
 //
 // PROMETHEUS_URL and TEMPO_URL default to the native stack, which uses the same ports as compose.
 import { UsageError } from '../loadgen/run.ts';
-import { exemplarResolvability } from '../native/stack-apis.ts';
+import { countVerdicts, exemplarResolvability } from '../native/exemplar-resolvability.ts';
 import { urls } from '../native/stack.ts';
 
 function minutesFrom(argv: string[]): number {
@@ -24,15 +25,22 @@ if (import.meta.main) {
     const tempo = process.env.TEMPO_URL ?? urls.tempo;
     const end = Date.now() / 1000;
     // Traces of the last seconds may still be on their way (export batching, a tail sampler's wait).
-    const { total, resolved, dead, late } = await exemplarResolvability(prometheus, tempo, end - minutes * 60, end, 15_000);
+    const result = await exemplarResolvability(prometheus, tempo, end - minutes * 60, end, { waitMs: 15_000 });
+    const { total, spanFound, unresolved, late } = result;
     if (total === 0) {
       console.log(`no exemplars in the last ${minutes} min at ${prometheus}: is traffic running?`);
     } else {
       console.log(
-        `last ${minutes} min: ${total} exemplars, ${resolved} lead to a trace (${((100 * resolved) / total).toFixed(1)} %), ${dead.length} dead links`,
+        `last ${minutes} min: ${total} exemplars, ${spanFound} lead to their span (${((100 * spanFound) / total).toFixed(1)} % span found), ${unresolved.length} dead links`,
       );
       if (late.length > 0) console.log(`  ${late.length} of them only after a wait: their spans were still on the way to Tempo`);
-      if (dead.length > 0) console.log(`  for instance ${tempo}/api/traces/${dead[0]} answers 404`);
+      if (unresolved.length > 0) {
+        console.log(`  why: ${countVerdicts(result)}`);
+        const example = unresolved[0]!;
+        console.log(
+          `  for instance ${example.service}'s span ${example.spanId || '(none)'} in ${tempo}/api/traces/${example.traceId || '(no trace id)'}: ${example.verdict}`,
+        );
+      }
     }
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));

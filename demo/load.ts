@@ -43,13 +43,15 @@ async function startK6Load(config: DemoConfig): Promise<LoadHandle> {
     prometheusUrl: config.urls.prometheus,
     env: { RATE: String(config.loadRate), DURATION: '60m', SETUP_WAIT: '30' },
     stdio: ['ignore', out, out],
+    // The demo stops its load mid-way: without the graceful stop the last traces would lose k6's root.
+    gracefulStop: true,
   });
   return {
     kind: 'k6',
     description: `k6 steady at ${config.loadRate} req/s (output in ${relative(repoRoot, logFile)}${load.invocation.remoteWriteUrl ? '; k6_* metrics in Prometheus' : ''})`,
     ended: load.exited.then((code) => `k6 exited with ${code}; see ${relative(repoRoot, logFile)}`),
     stop: async () => {
-      await load.stop(10_000);
+      await load.stop();
     },
   };
 }

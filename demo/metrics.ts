@@ -2,7 +2,8 @@
 // slowest exemplars. The queries themselves live with the other API clients (native/stack-apis.ts);
 // here are the waits and what to say when they time out.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { p99Query, promValue, requestRateQuery, slowestExemplars, REQUEST_DURATION_HISTOGRAM, type Exemplar } from '../native/stack-apis.ts';
+import { slowestExemplars, type Exemplar } from '../native/exemplar-resolvability.ts';
+import { p99Query, promValue, requestRateQuery, REQUEST_DURATION_HISTOGRAM } from '../native/stack-apis.ts';
 import type { DemoConfig } from './config.ts';
 import { messageOf, say, seconds, StepError, type Log } from './output.ts';
 

@@ -19,6 +19,7 @@
 //   SETUP_WAIT    seconds to wait for order's /healthz before giving up (default 20; background 120)
 //   OTEL_EXPORTER_OTLP_ENDPOINT  where k6 sends its own span per request, the root of the request's
 //                 trace (OTLP/HTTP, e.g. http://otel-collector:4318); unset: no spans (lib/client-spans.js)
+//   STOP_URL      set by loadgen/run.ts: the stop that cuts nothing with a trace (lib/graceful-stop.js)
 //
 // Finding a k6 request in Tempo: the trace id is in the traceparent header k6 sent, and k6 keeps it
 // as the metadata trace_id of every sample of that request (`--out json=file` writes it; metadata
@@ -35,6 +36,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { Rate, Trend } from 'k6/metrics';
 import { SpanBuffer, remainingMs, tracesEndpointFromEnv } from './lib/client-spans.js';
+import { GracefulStop } from './lib/graceful-stop.js';
 import { errorEveryFromEnv, orderRequest, traceparentModeFromEnv } from './lib/orders.js';
 import { SCENARIOS, SLOW_RESPONSE_MS, isScenarioName, scenarioFor, setupWaitFromEnv, thresholdsFor, unknownScenarioMessage } from './lib/scenarios.js';
 
@@ -68,6 +70,15 @@ const clientSpans = TRACES_ENDPOINT
         }),
     })
   : undefined;
+
+// The runner's stop (lib/graceful-stop.js): its requests are tagged apart (flow "control") and judged
+// by nothing.
+const gracefulStop = new GracefulStop({
+  url: __ENV.STOP_URL,
+  http: { get: (url) => http.get(url, { tags: { name: 'stop check', flow: 'control' }, responseCallback: null, timeout: '2s' }) },
+  vu: () => exec.vu.idInTest,
+  initialisedVus: () => exec.instance.vusInitialized,
+});
 
 /** Latency of the valid orders that did not take the slow path (the "normal path"). */
 const normalDuration = new Trend('order_duration_normal', true);
@@ -104,6 +115,13 @@ export function setup() {
 }
 
 export default function () {
+  if (gracefulStop.requested()) {
+    // No more orders: send the spans this VU holds, say so, and idle until the runner ends k6.
+    clientSpans?.flush();
+    gracefulStop.reportFlushed();
+    if (SCENARIO === 'smoke') sleep(0.5);
+    return;
+  }
   const { orderId, path, flow, errorPath, headers, traceId, parentId } = orderRequest(exec.scenario.iterationInTest, {
     errorEvery: ERROR_EVERY,
     traceparent: TRACEPARENT,

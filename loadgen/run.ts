@@ -18,12 +18,13 @@
 //   one line naming it.
 // - Exits with k6's exit code (99: thresholds failed, 108: aborted by the script).
 // - k6 comes from K6_BIN, else the tool cache that `npm run tools` fills.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { urls } from '../native/stack.ts';
 import { findTool, isExecutableFile, repoRoot, toolPath } from '../native/tools.ts';
 import { tracesEndpointFromEnv } from './lib/client-spans.js';
 import { errorEveryFromEnv, traceparentModeFromEnv } from './lib/orders.js';
+import { startStopControl } from './stop-control.ts';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, scenarioFor, setupWaitFromEnv, unknownScenarioMessage } from './lib/scenarios.js';
 
 export const SCRIPT = join(repoRoot, 'loadgen', 'main.js');
@@ -72,6 +73,12 @@ export interface LoadOptions {
   remoteWrite?: 'auto' | 'off';
   /** Where Prometheus is; default PROMETHEUS_URL, else the native one. */
   prometheusUrl?: string;
+  /**
+   * A run that may be stopped mid-way (a CLI run, the demo's load): stop() then lets the requests in
+   * flight finish and every VU send its spans before k6 ends (lib/graceful-stop.js). Runs that end
+   * by themselves (the tests' timed runs) need no such stop.
+   */
+  gracefulStop?: boolean;
   log?: (line: string) => void;
 }
 
@@ -109,6 +116,7 @@ export async function k6Invocation(options: LoadOptions): Promise<K6Invocation> 
   } catch (error) {
     throw new SettingError(error instanceof Error ? error.message : String(error));
   }
+  if (options.k6Args?.length) refuseFlagsK6Refuses(file, options.k6Args);
   const args = ['run'];
   let remoteWriteUrl: string | undefined;
   if ((options.remoteWrite ?? 'auto') === 'auto') {
@@ -135,6 +143,17 @@ export async function k6Invocation(options: LoadOptions): Promise<K6Invocation> 
   return { file, args, env, remoteWriteUrl, spansUrl };
 }
 
+/**
+ * Extra `k6 run` flags are checked by k6's own parser before the run (with --help, which stops it
+ * there): a typo is a usage error, exit 2, instead of k6's raw error and exit 255 once it starts.
+ */
+function refuseFlagsK6Refuses(k6: string, flags: readonly string[]): void {
+  const checked = spawnSync(k6, ['run', ...flags, '--help'], { encoding: 'utf8', timeout: 10_000 });
+  if (checked.status === 0) return;
+  const said = /msg="((?:[^"\\]|\\.)*)"/.exec(checked.stderr ?? '')?.[1]?.replaceAll('\\"', '"') ?? (checked.stderr || String(checked.error)).trim();
+  throw new UsageError(`k6 refuses the flags ${flags.join(' ')}: ${said} (see k6 run --help)`);
+}
+
 export class UsageError extends Error {}
 /** A bad value in the environment (RATE=-5): its message names the variable and what it accepts. */
 export class SettingError extends Error {}
@@ -145,7 +164,10 @@ export interface RunningLoad {
   invocation: K6Invocation;
   /** Resolves with k6's exit code (128 + signal number when a signal ended it). */
   exited: Promise<number>;
-  /** Stops k6 gracefully (SIGINT: k6 finishes, prints its summary), then harder after graceMs. */
+  /**
+   * Stops k6: with gracefulStop, first no new orders until every VU has sent its spans (at most
+   * graceMs); then SIGINT (k6 ends, prints its summary), and SIGKILL if it is still there 10 s later.
+   */
   stop: (graceMs?: number) => Promise<number>;
 }
 
@@ -157,6 +179,8 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 
  */
 export async function startLoad(options: LoadOptions & { stdio?: StdioOptions }): Promise<RunningLoad> {
   const invocation = await k6Invocation(options);
+  const control = options.gracefulStop ? await startStopControl() : undefined;
+  if (control) invocation.env.STOP_URL = control.url;
   const child = spawn(invocation.file, invocation.args, {
     cwd: repoRoot,
     env: invocation.env,
@@ -175,12 +199,21 @@ export async function startLoad(options: LoadOptions & { stdio?: StdioOptions })
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
-  void exited.then(() => process.removeListener('exit', killOnExit));
+  void exited.then(() => {
+    process.removeListener('exit', killOnExit);
+    control?.close();
+  });
 
+  const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async (graceMs = 15_000): Promise<number> => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (control && running()) {
+      const { flushed, vus } = await control.requestStop(graceMs);
+      if (flushed < vus || vus === 0)
+        (options.log ?? console.error)(`load: ${flushed} of ${vus} k6 VUs had sent their spans after ${graceMs / 1000} s; stopping k6 anyway`);
+    }
+    if (running()) {
       child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
       clearTimeout(timer);
       return code;
@@ -217,7 +250,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let load: RunningLoad;
   try {
-    load = await startLoad({ scenario, k6Args, remoteWrite });
+    load = await startLoad({ scenario, k6Args, remoteWrite, gracefulStop: true });
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`${error.message}\n\n${usage()}`);
@@ -243,11 +276,17 @@ export async function main(argv: string[]): Promise<number> {
           : 'not remote-written (Prometheus is not ready)') +
       `; k6's own spans ${invocation.spansUrl ? `to ${invocation.spansUrl}` : 'not sent (no Collector answers, or OTEL_SDK_DISABLED; see OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
   );
-  // Ctrl-C / SIGTERM reach this process; k6 runs in its own process group and gets them once.
+  // Ctrl-C / SIGTERM reach this process; k6 runs in its own process group. The first stops the run
+  // gracefully (no new orders; the requests in flight and k6's spans finish), a second at once.
   let signals = 0;
   const forward = (signal: NodeJS.Signals) => {
     signals++;
-    load.child.kill(signals === 1 ? signal : 'SIGKILL');
+    if (signals === 1) {
+      console.error('load: stopping: no new orders; waiting for the requests in flight and their spans (Ctrl-C again to stop at once)');
+      void load.stop();
+    } else {
+      load.child.kill(signals === 2 ? signal : 'SIGKILL');
+    }
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);

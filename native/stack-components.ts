@@ -3,30 +3,57 @@
 // uses; only ports and hostnames differ, and only through the environment variables those files
 // read. native/stack.ts starts and stops them.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { findTool, repoRoot, toolPath } from './tools.ts';
 
-export const stateDir = join(repoRoot, '.stack');
+/** Where the stack keeps its logs, data and pid files: STACK_DIR, so that two stacks can run side by side. */
+export const stateDir = process.env.STACK_DIR ? resolve(process.env.STACK_DIR) : join(repoRoot, '.stack');
 export const dataDir = join(stateDir, 'data');
 
-const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+/**
+ * The native port plan: compose's ports, except Tempo's OTLP ports, which the Collector owns here.
+ * Each moves with its environment variable (a second stack beside the first, a port taken by
+ * something else); the README lists them.
+ */
+const PORT_PLAN = {
+  order: ['ORDER_PORT', 8080],
+  inventory: ['INVENTORY_PORT', 8081],
+  pricing: ['PRICING_PORT', 8082],
+  collectorGrpc: ['OTELCOL_OTLP_GRPC_PORT', 4317],
+  collectorHttp: ['OTELCOL_OTLP_HTTP_PORT', 4318],
+  collectorHealth: ['OTELCOL_HEALTH_PORT', 13133],
+  collectorMetrics: ['OTELCOL_METRICS_PORT', 8888],
+  tempoHttp: ['TEMPO_HTTP_PORT', 3200],
+  tempoGrpc: ['TEMPO_GRPC_PORT', 9095],
+  tempoOtlpGrpc: ['TEMPO_OTLP_GRPC_PORT', 4417],
+  tempoOtlpHttp: ['TEMPO_OTLP_HTTP_PORT', 4418],
+  prometheus: ['PROMETHEUS_PORT', 9090],
+  k6Api: ['K6_API_PORT', 6565],
+} as const satisfies Record<string, readonly [string, number]>;
 
-/** The native port plan: compose's ports, except Tempo's OTLP ports, which the Collector owns here. */
-export const ports = {
-  order: port('ORDER_PORT', 8080),
-  inventory: port('INVENTORY_PORT', 8081),
-  pricing: port('PRICING_PORT', 8082),
-  collectorGrpc: port('OTELCOL_OTLP_GRPC_PORT', 4317),
-  collectorHttp: port('OTELCOL_OTLP_HTTP_PORT', 4318),
-  collectorHealth: port('OTELCOL_HEALTH_PORT', 13133),
-  collectorMetrics: port('OTELCOL_METRICS_PORT', 8888),
-  tempoHttp: port('TEMPO_HTTP_PORT', 3200),
-  tempoGrpc: port('TEMPO_GRPC_PORT', 9095),
-  tempoOtlpGrpc: port('TEMPO_OTLP_GRPC_PORT', 4417),
-  tempoOtlpHttp: port('TEMPO_OTLP_HTTP_PORT', 4418),
-  prometheus: port('PROMETHEUS_PORT', 9090),
-  k6Api: port('K6_API_PORT', 6565),
-};
+export type PortName = keyof typeof PORT_PLAN;
+
+function portFromEnv(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${variable} must be a port number from 1 to 65535, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+export const ports = Object.fromEntries(Object.entries(PORT_PLAN).map(([name, [variable, fallback]]) => [name, portFromEnv(variable, fallback)])) as Record<
+  PortName,
+  number
+>;
+
+/** The environment variable that moves a port. */
+export const portVariable = (name: PortName): string => PORT_PLAN[name][0];
+
+/** Every port variable with its default, for the README's list and the tests. */
+export const PORT_VARIABLES: ReadonlyArray<{ variable: string; fallback: number }> = Object.values(PORT_PLAN).map(([variable, fallback]) => ({
+  variable,
+  fallback,
+}));
 
 export const urls = {
   order: `http://127.0.0.1:${ports.order}`,
@@ -64,6 +91,8 @@ export interface Component {
   env?: Record<string, string>;
   /** A URL that answers 2xx once the component is ready. */
   readyUrl: string;
+  /** The ports it listens on (all must be free before the stack starts). */
+  ports: PortName[];
   /** A service's: the arguments that fill its compile cache (with COMPILE_CACHE_PRIMER_ENV), run before it starts. */
   primerArgs?: string[];
 }
@@ -104,6 +133,7 @@ export function components(options: ComponentOptions = {}): Component[] {
       args: [...flags, main],
       env: { ...serviceEnv, NODE_COMPILE_CACHE: compileCacheDir, PORT: String(ports[name]), ...env },
       readyUrl: `${urls[name]}/healthz`,
+      ports: [name],
       primerArgs: [...flags, '--import', '@spike-to-trace/shared/prime-compile-cache.ts', main],
     };
   };
@@ -121,6 +151,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         '--web.enable-remote-write-receiver',
       ],
       readyUrl: `${urls.prometheus}/-/ready`,
+      ports: ['prometheus'],
     },
   ];
   if (tempoAvailable()) {
@@ -139,6 +170,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         ...(options.sampling ? { TEMPO_METRICS_GENERATOR_PROCESSORS: '[]' } : {}),
       },
       readyUrl: `${urls.tempo}/ready`,
+      ports: ['tempoHttp', 'tempoGrpc', 'tempoOtlpGrpc', 'tempoOtlpHttp'],
     });
   }
   list.push(
@@ -160,6 +192,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         ...options.collectorEnv,
       },
       readyUrl: `${urls.collectorHealth}/`,
+      ports: ['collectorGrpc', 'collectorHttp', 'collectorHealth', 'collectorMetrics'],
     },
     service('pricing'),
     service('inventory'),
@@ -181,6 +214,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         OTEL_EXPORTER_OTLP_ENDPOINT: urls.collectorOtlpHttp,
       },
       readyUrl: `http://127.0.0.1:${ports.k6Api}/v1/status`,
+      ports: ['k6Api'],
     });
   }
   return list;

@@ -8,11 +8,13 @@
 //                that keeps every trace an exemplar points at), Tempo's metrics-generator off
 //   --traffic    k6's background scenario, the light traffic docker compose sends from the start
 //
-// State lives in .stack/: logs/<component>.log, pids/<component>.pid, data/<component>/, and the
-// services' compile cache in compile-cache/.
+// State lives in .stack/ (STACK_DIR moves it): logs/<component>.log, pids/<component>.pid,
+// data/<component>/, and the services' compile cache in compile-cache/. Every port moves with its
+// variable (native/stack-components.ts, listed in the README), so a second stack can run beside the
+// first with its own STACK_DIR and ports; a port that is taken is refused before anything starts.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { eventually } from './eventually.ts';
 import {
@@ -27,6 +29,7 @@ import {
   type Component,
   type ComponentOptions,
 } from './stack-components.ts';
+import { answersItself, refuseTakenPorts } from './stack-ports.ts';
 import { repoRoot } from './tools.ts';
 
 export { ports, tempoAvailable, urls };
@@ -55,6 +58,7 @@ export async function stackUp(options: StackOptions = {}): Promise<void> {
       throw new Error(`${component.name}: ${component.command} is missing; run \`npm run tools\` first`);
     }
   }
+  await refuseTakenPorts(list);
   if (!tempoAvailable()) {
     log('tempo: not built (see the tempo line of `npm run tools`: TEMPO_SRC or TEMPO_BIN); traces stop at the Collector');
   }
@@ -145,9 +149,10 @@ class ExitedDuringStartup extends Error {}
 
 async function waitUntilReady(component: Component, logFile: string, timeoutMs = 60_000): Promise<void> {
   const pid = Number(readFileSync(join(pidDir, `${component.name}.pid`), 'utf8'));
+  const exited = () => new ExitedDuringStartup(`${component.name} exited during start-up; last lines of ${logFile}:\n${tail(logFile)}`);
   await eventually(
     async () => {
-      if (!isAlive(pid)) throw new ExitedDuringStartup(`${component.name} exited during start-up; last lines of ${logFile}:\n${tail(logFile)}`);
+      if (!isAlive(pid)) throw exited();
       return (await fetch(component.readyUrl, { signal: AbortSignal.timeout(1000) })).ok;
     },
     `${component.name} to answer ${component.readyUrl}`,
@@ -158,6 +163,13 @@ async function waitUntilReady(component: Component, logFile: string, timeoutMs =
     if (error instanceof ExitedDuringStartup) throw error;
     throw new Error(`${error instanceof Error ? error.message : String(error)}; last lines of ${logFile}:\n${tail(logFile)}`);
   });
+  // Ready means this stack's own process answered: alive, and listening where the answer came from.
+  if (!isAlive(pid)) throw exited();
+  if (!answersItself(component, pid)) {
+    throw new Error(
+      `${component.name}: ${component.readyUrl} answered, but not from this stack's ${component.name} (pid ${pid}); last lines of ${logFile}:\n${tail(logFile)}`,
+    );
+  }
 }
 
 /** Stops exactly the processes whose pid files stackUp wrote, newest first. */
@@ -172,6 +184,8 @@ export async function stackDown(options: { log?: (line: string) => void } = {}):
     if (isAlive(pid)) {
       const { killed } = await stopProcess(name, pid, 'SIGTERM', 15_000);
       log(`${name.padEnd(15)} ${killed ? 'killed: still running 15 s after SIGTERM' : 'stopped'}`);
+    } else {
+      log(`${name.padEnd(15)} had already exited (see ${relative(process.cwd(), join(logDir, `${name}.log`))})`);
     }
     rmSync(join(pidDir, file));
   }
@@ -218,12 +232,12 @@ if (import.meta.main) {
       const traffic = flags.includes('--traffic');
       await stackUp({ fresh: false, sampling, traffic });
       console.log(`
-The native stack is up${sampling ? ' with the sampling profile' : ''} (logs in .stack/logs/):
+The native stack is up${sampling ? ' with the sampling profile' : ''} (logs in ${relative(process.cwd(), logDir) || '.'}/):
   order        ${urls.order}/orders/42
   inventory    ${urls.inventory}/admin/slow-path
   pricing      ${urls.pricing}/price/42
   Prometheus   ${urls.prometheus} (web UI and API)
-  Tempo        ${tempoAvailable() ? `${urls.tempo} (API only: Grafana is the UI, in docker compose)` : '(not available natively)'}
+  Tempo        ${tempoAvailable() ? `${urls.tempo}/api/search (the latest traces; API only: Grafana is the UI, in docker compose)` : '(not available natively)'}
   Collector    OTLP gRPC 127.0.0.1:${ports.collectorGrpc}, HTTP 127.0.0.1:${ports.collectorHttp}
   Traffic      ${traffic ? 'k6 background scenario (5 req/s)' : 'none: npm run load -- steady, or stack:up -- --traffic'}
 Stop it with: npm run stack:down`);

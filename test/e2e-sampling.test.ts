@@ -6,16 +6,39 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertFlowed, exemplarResolvability, missingTraces, promValue, telemetryCounters } from '../native/stack-apis.ts';
+import { assertEveryExemplarResolves, describeResolvability, exemplarResolvability } from '../native/exemplar-resolvability.ts';
+import { promValue } from '../native/stack-apis.ts';
+import { assertFlowed, telemetryCounters } from '../native/telemetry-counters.ts';
 import { stackDown, stackUp, urls } from '../native/stack.ts';
 import { tempoSkipReason } from '../native/tools.ts';
 import { eventually } from '../native/eventually.ts';
+import { kindOf, spanCountsOf } from './support/telemetry-loss.ts';
+import { missingSpans, totalOf } from './support/trace-shapes.ts';
 import { runK6, sendOwnTracedRequests, type K6Run, type KnownTrace } from './support/traffic.ts';
 
 const K6_RATE = 40;
 const K6_SECONDS = 45;
 const SLOW_MS = 1500; // the slow path takes about 3 s; the sampler keeps traces over 1 s
-const RED_TOLERANCE = 0.02;
+/**
+ * The p99s are compared by rank, within two percentiles: a span also holds some tens of microseconds
+ * of the http instrumentation's own work, so a few requests land one bucket higher (see below).
+ * Counts have no such excuse: they must be equal.
+ */
+const RANK_TOLERANCE = 0.02;
+/** Fewer exemplars than this prove nothing; a healthy run has several times as many. */
+const MIN_EXEMPLARS = 60;
+/**
+ * What each flow counter must have counted before "nothing lost" counts: a healthy run counts
+ * several times as much (the figures printed).
+ */
+const MIN_FLOW = {
+  'Collector spans accepted': 3000,
+  'Collector metric points accepted': 20,
+  'Collector metric points sent': 20,
+  'Prometheus exemplars appended': 100,
+};
+/** Slow and error orders the test must have caused for "every one is stored" to mean something. */
+const MIN_SLOW_OR_ERROR = 10;
 const SERVICES = ['order', 'inventory', 'pricing'] as const;
 
 const figures: Record<string, string> = {};
@@ -23,8 +46,10 @@ let startedAt = 0;
 let k6: K6Run | undefined;
 let own: KnownTrace[] = [];
 
-/** Two readings agree within RED_TOLERANCE (relative to the services' own). */
-const within = (spanMetrics: number, own: number) => Math.abs(spanMetrics - own) <= RED_TOLERANCE * Math.abs(own);
+/** Two cumulative counts agree: exactly, and above zero (nothing counted proves nothing). */
+const equalCounts = (spanMetrics: number, own: number) => own > 0 && spanMetrics === own;
+/** Requests must be equal counts; errors equal too, and may be none (inventory never fails). */
+const countsAgree = (what: string, spanMetrics: number, own: number) => (what === 'errors' ? spanMetrics === own : equalCounts(spanMetrics, own));
 
 describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 10 * 60_000 }, () => {
   before(async () => {
@@ -41,31 +66,38 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
     for (const [name, value] of Object.entries(figures)) console.log(`  ${name.padEnd(46)} ${value}`);
   });
 
-  test('every exemplar in Prometheus leads to a trace in Tempo (100 %)', async () => {
-    const { total, resolved, dead } = await exemplarResolvability(urls.prometheus, urls.tempo, startedAt, Date.now() / 1000, 40_000);
-    figures['exemplar resolvability'] = `${((100 * resolved) / total).toFixed(1)} % of ${total}`;
-    assert.ok(total > 50, `only ${total} exemplars`);
-    assert.deepEqual(dead, [], 'exemplars whose trace the sampler dropped');
+  test('every exemplar in Prometheus leads to its own span in Tempo (100 %)', async () => {
+    const result = await exemplarResolvability(urls.prometheus, urls.tempo, startedAt, Date.now() / 1000, { waitMs: 40_000 });
+    figures['exemplar resolvability'] = describeResolvability(result);
+    assertEveryExemplarResolves(result, MIN_EXEMPLARS);
   });
 
-  test('every error trace and every trace over 1 s the test caused is in Tempo (100 %)', async () => {
+  test('every error trace and every trace over 1 s the test caused is in Tempo, whole (100 %)', async () => {
     const wanted = [...own, ...k6!.traces].filter((t) => t.error || t.slow);
-    assert.ok(wanted.filter((t) => t.slow).length >= 10 && wanted.filter((t) => t.error).length >= 10, 'too few slow or error requests');
-    const missingIds = new Set(
-      await missingTraces(
-        urls.tempo,
-        wanted.map((t) => t.traceId),
-        40_000,
-      ),
-    );
-    const missing = wanted.filter((t) => missingIds.has(t.traceId));
-    figures['error and slow traces in Tempo'] = `${wanted.length - missing.length} of ${wanted.length}`;
-    assert.deepEqual(missing, [], 'error or slow traces the sampler dropped');
+    const [slow, errors] = [wanted.filter((t) => t.slow).length, wanted.filter((t) => t.error).length];
+    assert.ok(slow >= MIN_SLOW_OR_ERROR && errors >= MIN_SLOW_OR_ERROR, `too few slow (${slow}) or error (${errors}) requests`);
+    // Whole: every span the services define for its kind of order (trace-shapes.ts), k6's root included.
+    const incomplete = async () => {
+      const counts = await spanCountsOf(wanted.map((t) => t.traceId));
+      return wanted.filter((t) => totalOf(missingSpans(kindOf(t), counts.get(t.traceId) ?? {}, { fromK6: t.fromK6 })) > 0);
+    };
+    const missing = await eventually(
+      async () => {
+        const left = await incomplete();
+        return left.length === 0 ? left : undefined;
+      },
+      'every error and slow trace whole in Tempo',
+      40_000,
+      3000,
+    ).catch(incomplete);
+    figures['error and slow traces whole in Tempo'] = `${wanted.length - missing.length} of ${wanted.length}`;
+    assert.deepEqual(missing, [], 'error or slow traces the sampler dropped or cut');
   });
 
   test('the sampler drops the rest before Tempo; nothing is refused or fails', async () => {
-    const { flow, losses } = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo });
-    assertFlowed(flow);
+    const counts = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo });
+    const { flow, losses } = counts;
+    assertFlowed(counts, MIN_FLOW);
     const received = flow['Collector spans accepted']!;
     const stored = flow['Tempo spans accepted']!;
     figures['spans reaching Tempo'] = `${stored} of ${received} (${(100 * (1 - stored / received)).toFixed(1)} % dropped by the sampler)`;
@@ -77,7 +109,7 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
     );
   });
 
-  test("RED from the span metrics agrees with the services' own histogram within 2 %", async () => {
+  test("RED from the span metrics agrees with the services' own histogram: equal counts, p99s within two percentiles", async () => {
     for (const service of SERVICES) {
       const spanMetrics = `traces_spanmetrics_latency_bucket{service="${service}", span_kind="SPAN_KIND_SERVER"}`;
       const ownHistogram = `http_request_duration_seconds_bucket{job="${service}"}`;
@@ -93,18 +125,19 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
       };
       for (const [what, [fromSpans, fromService]] of Object.entries(counts)) {
         const read = async () => [await promValue(urls.prometheus, fromSpans!), await promValue(urls.prometheus, fromService!)] as const;
-        // The span metrics are flushed every 15 s, the services' metrics every 5 s.
+        // The span metrics are flushed every 15 s, the services' metrics every 5 s: equal once both
+        // hold the last request.
         const [a, b] = await eventually(
           async () => {
             const values = await read();
-            return within(...values) ? values : undefined;
+            return countsAgree(what, ...values) ? values : undefined;
           },
           `${service} ${what}: span metrics against the service's histogram`,
           45_000,
           3000,
         ).catch(read);
         figures[`${service} ${what} (span metrics / service)`] = `${a} / ${b}`;
-        assert.ok(within(a, b), `${service} ${what}: ${a} from span metrics, ${b} from the service`);
+        assert.ok(countsAgree(what, a, b), `${service} ${what}: ${a} from span metrics, ${b} from the service`);
       }
 
       // The p99s are compared by rank: each one, looked up in the other histogram, must be at least
@@ -120,7 +153,7 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
         const [a, b] = [await promValue(urls.prometheus, p99(spanMetrics)), await promValue(urls.prometheus, p99(ownHistogram))];
         return { a, b, rankOfA: await promValue(urls.prometheus, rankIn(ownHistogram, a)), rankOfB: await promValue(urls.prometheus, rankIn(spanMetrics, b)) };
       };
-      const agree = ({ rankOfA, rankOfB }: Awaited<ReturnType<typeof read>>) => rankOfA >= 0.99 - RED_TOLERANCE && rankOfB >= 0.99 - RED_TOLERANCE;
+      const agree = ({ rankOfA, rankOfB }: Awaited<ReturnType<typeof read>>) => rankOfA >= 0.99 - RANK_TOLERANCE && rankOfB >= 0.99 - RANK_TOLERANCE;
       const p = await eventually(
         async () => {
           const reading = await read();
@@ -147,14 +180,14 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
       const [a, b] = await eventually(
         async () => {
           const values = [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const;
-          return within(values[0], values[1]) ? values : undefined;
+          return equalCounts(values[0], values[1]) ? values : undefined;
         },
         `order → ${server} against ${server}'s requests`,
         45_000,
         3000,
       ).catch(async () => [await promValue(urls.prometheus, edge), await promValue(urls.prometheus, served)] as const);
       figures[`order → ${server} (service graph / served)`] = `${a} / ${b}`;
-      assert.ok(within(a, b), `order → ${server}: ${a} in the service graph, ${b} served`);
+      assert.ok(equalCounts(a, b), `order → ${server}: ${a} in the service graph, ${b} served`);
     }
   });
 });

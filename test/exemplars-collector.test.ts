@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { context, trace, type Span } from '@opentelemetry/api';
@@ -19,18 +19,11 @@ import { createExemplarHistogram, createExemplarMetricExporter, ExemplarStore } 
 import { HTTP_REQUEST_DURATION, HTTP_REQUEST_DURATION_OPTIONS } from '../services/shared/src/request-metrics.ts';
 import { repoRoot, requireTool } from '../native/tools.ts';
 import { eventually } from '../native/eventually.ts';
+import { freePort } from './support/free-port.ts';
 
 class ManualReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
   protected async onForceFlush(): Promise<void> {}
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** eventually(), with the Collector's output in the failure message. */

@@ -185,6 +185,33 @@ describe('exemplar serializer output, decoded by the official OTLP Go types', ()
     await tracerProvider.shutdown();
   });
 
+  test('a value exactly on a bucket bound lands in the bucket that bound closes, where the SDK counts it', async () => {
+    // Bounds are inclusive upper bounds: 0.05 belongs to (0.025, 0.05], not to (0.05, 0.075]. The
+    // exported exemplars carry no bucket, so only a second measurement in the same bucket shows
+    // where the reservoir put the first: record the bound (span A), then a value just inside its
+    // bucket (span B). Right: one exemplar, A's (first per bucket). Off by one: two.
+    const { histogram, exportOnce, meterProvider } = setup();
+    const spanA = (i: number) => fakeSpan(TraceFlags.SAMPLED, 1 + 2 * i);
+    const spanB = (i: number) => fakeSpan(TraceFlags.SAMPLED, 2 + 2 * i);
+    const routeOf = (i: number) => ({ ...GET_ORDER, 'http.route': `/bound/${i}` });
+    for (const [i, bound] of BOUNDARIES.entries()) {
+      histogram.record(bound, routeOf(i), inSpan(spanA(i)));
+      histogram.record((bound + (BOUNDARIES[i - 1] ?? 0)) / 2, routeOf(i), inSpan(spanB(i)));
+    }
+    const metric = metricNamed(goDecode(await exportOnce()), HTTP_REQUEST_DURATION);
+    for (const [i, bound] of BOUNDARIES.entries()) {
+      const point = pointWith(metric, routeOf(i));
+      assert.deepEqual(point.explicitBounds, BOUNDARIES);
+      assert.equal(point.bucketCounts[i], '2', `the SDK counts ${bound} and the value below it in bucket ${i}`);
+      assert.deepEqual(
+        point.exemplars.map((e: Json) => ({ value: e.asDouble, spanId: idHex(e.spanId) })),
+        [{ value: bound, spanId: spanA(i).spanId }],
+        `bucket ${i} up to ${bound} keeps its first measurement, ${bound}`,
+      );
+    }
+    await meterProvider.shutdown();
+  });
+
   test('decoding and re-encoding loses nothing: every metric kind, resource and scope round-trip', async () => {
     const reader = new ManualReader();
     const meterProvider = new MeterProvider({

@@ -1,23 +1,27 @@
 // Bad input, generated: 1,000 seeded cases per service (paths, ids, queries, methods, malformed and
-// oversized headers, hostile traceparent/tracestate, bodies on PUT /admin/slow-path), sent over raw
-// sockets to the three real services. Required: no 5xx but the documented error path, no crash,
-// every 4xx a JSON {"error": …}, a malformed traceparent never continues its trace, and no span
-// attribute longer than the documented limit. FUZZ_SEED=<n> explores other cases; a failure names
-// its seed and case.
+// oversized headers, hostile traceparent/tracestate, bodies on PUT /admin/slow-path and elsewhere),
+// sent over raw sockets to the three real services. Required: every case answered with a status its
+// classes allow (each case knows what it is wrong in: test/support/http-fuzz-expectations.ts),
+// every class seen often enough to count, no 5xx but the documented error path, no crash, every 4xx
+// a JSON {"error": …}, a malformed traceparent never continues its trace, and no span attribute
+// longer than the documented limit. FUZZ_SEED=<n> explores other cases; a failure names its seed and case.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ATTRIBUTE_VALUE_LENGTH_LIMIT } from '../services/shared/src/telemetry.ts';
-import { describeCase, generateCases, sendRaw, type FuzzCase, type RawResponse, type ServiceShape } from './support/http-fuzz.ts';
+import { describeCase, generateCases, sendRaw, type FuzzCase, type RawResponse } from './support/http-fuzz.ts';
+import { possibleClasses, type CaseClass, type ServiceShape } from './support/http-fuzz-expectations.ts';
 import { startService, type RunningService } from './support/services.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 const CASES_PER_SERVICE = Number(process.env.FUZZ_CASES ?? 1000);
 const CONCURRENCY = 16;
+/** Cases per class and service that a class must decide in a run of 1,000, so that none is vacuous. */
+const MIN_DECIDED_PER_CLASS = 10;
 
 const shapes: Record<'order' | 'inventory' | 'pricing', ServiceShape> = {
-  order: { idRoute: '/orders/' },
+  order: { idRoute: '/orders/', errorPathStatus: 502 },
   inventory: { idRoute: '/stock/', adminRoute: '/admin/slow-path' },
-  pricing: { idRoute: '/price/' },
+  pricing: { idRoute: '/price/', errorPathStatus: 500 },
 };
 
 type ServiceName = keyof typeof shapes;
@@ -68,8 +72,28 @@ async function runAll(service: RunningService, cases: FuzzCase[], concurrency: n
   return results;
 }
 
+/** How one class fared: its cases, those it decided (their first class), and the statuses they got. */
+interface ClassFigures {
+  cases: number;
+  decided: number;
+  statuses: Map<number, number>;
+}
+
+function count(byClass: Map<CaseClass, ClassFigures>, caseClass: CaseClass, decided: boolean, status: number): void {
+  const figures = byClass.get(caseClass) ?? { cases: 0, decided: 0, statuses: new Map() };
+  figures.cases++;
+  if (decided) figures.decided++;
+  figures.statuses.set(status, (figures.statuses.get(status) ?? 0) + 1);
+  byClass.set(caseClass, figures);
+}
+
+function describeFigures(caseClass: CaseClass, { cases, decided, statuses }: ClassFigures): string {
+  const answers = [...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`);
+  return `${caseClass}: ${cases} cases (${decided} decided by it), statuses ${answers.join(' ') || '-'}`;
+}
+
 for (const name of names) {
-  test(`${name}: ${CASES_PER_SERVICE} generated bad requests (seed ${SEED}) get 4xx JSON answers and never a crash`, async () => {
+  test(`${name}: ${CASES_PER_SERVICE} generated bad requests (seed ${SEED}) get the answers their classes call for, 4xx as JSON, and never a crash`, async () => {
     const service = services[name];
     const cases = casesFor(name);
     // Settings changes run one at a time, so no other request sees a slow path a case turned on.
@@ -87,14 +111,15 @@ for (const name of names) {
     ];
 
     const problems: string[] = [];
-    const statuses = new Map<number, number>();
+    const byClass = new Map<CaseClass, ClassFigures>(possibleClasses(shapes[name]).map((c) => [c, { cases: 0, decided: 0, statuses: new Map() }]));
     for (const { fuzzCase, response } of results) {
       const where = `seed ${SEED}, ${describeCase(fuzzCase)}`;
       if (!('status' in response)) {
         problems.push(`no answer: ${response.noAnswer} — ${where}`);
         continue;
       }
-      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      for (const [i, caseClass] of fuzzCase.classes.entries()) count(byClass, caseClass, i === 0, response.status);
+      if (!fuzzCase.expected.includes(response.status)) problems.push(`${response.status} ${response.body.slice(0, 200)} — ${where}`);
       if (response.status >= 500 && !documented5xx(name, response)) {
         // HEAD has no body to show the reason: the same request as GET must be the documented case.
         const asGet = fuzzCase.method === 'HEAD' ? await sendRaw(port(service), { ...fuzzCase, method: 'GET' }) : undefined;
@@ -110,16 +135,18 @@ for (const name of names) {
         }
       }
     }
-    const figures = [...statuses]
-      .sort(([a], [b]) => a - b)
-      .map(([status, n]) => `${status}×${n}`)
-      .join(' ');
-    console.log(`${name}: ${results.length} cases, answers ${figures}`);
-    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} of ${results.length} cases broke a rule`);
-    assert.ok(
-      [...statuses.keys()].some((status) => status >= 400 && status < 500),
-      'the generator should provoke 4xx answers',
+    console.log(
+      `${name}: ${results.length} cases (seed ${SEED})\n${[...byClass].map(([caseClass, figures]) => `  ${describeFigures(caseClass, figures)}`).join('\n')}`,
     );
+    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} of ${results.length} cases broke a rule`);
+    if (CASES_PER_SERVICE >= 1000) {
+      const rare = [...byClass].filter(([, figures]) => figures.decided < MIN_DECIDED_PER_CLASS);
+      assert.deepEqual(
+        rare.map(([caseClass, figures]) => describeFigures(caseClass, figures)),
+        [],
+        `classes that decided fewer than ${MIN_DECIDED_PER_CLASS} cases`,
+      );
+    }
 
     assert.equal(service.process.exitCode, null, `${name} exited:\n${service.output().slice(-2000)}`);
     const health = await fetch(`${service.url}/healthz`);

@@ -9,6 +9,7 @@
 // The Tempo version of the trace id check belongs where Tempo runs (the end-to-end test).
 import { SpanKind } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -297,6 +298,51 @@ describe('npm run load -- smoke, against the three services', () => {
     } finally {
       assert.equal((await put(0)).status, 200);
     }
+  });
+
+  test("a run stopped mid-way, as Ctrl-C stops it, leaves no order without k6's client span", async () => {
+    // The slow path on a third of the requests keeps some in flight for 3 s when the stop comes.
+    const put = (rate: number) =>
+      fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate }) });
+    assert.equal((await put(0.3)).status, 200);
+    const startedAt = Date.now();
+    try {
+      const runner = spawn(process.execPath, ['loadgen/run.ts', 'steady', '--no-remote-write', '--quiet'], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          NO_COLOR: '1',
+          ORDER_URL: order.url,
+          RATE: '20',
+          DURATION: '60s',
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(otlpReceiver.address() as AddressInfo).port}`,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      runner.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      await new Promise((resolve) => setTimeout(resolve, 8000));
+      runner.kill('SIGINT');
+      const [code] = (await once(runner, 'exit')) as [number | null];
+      const stoppedMs = Date.now() - startedAt;
+      assert.match(stderr, /load: stopping: no new orders/, stderr);
+      assert.ok(stoppedMs < 30_000, `the stop took ${stoppedMs} ms`);
+
+      const servers = (await order.spans()).filter((span) => span.service === 'order' && span.kind === SpanKind.SERVER && span.startMs >= startedAt);
+      const clientSpanIds = new Set(exports.flatMap((batch) => batch.spans.map((span) => span.spanId)));
+      const rootless = servers.filter((span) => span.parentSpanId && !clientSpanIds.has(span.parentSpanId)).map((span) => span.traceId);
+      console.log(`stopped after ${(stoppedMs / 1000).toFixed(1)} s (runner exit ${code}): ${servers.length} orders, ${rootless.length} without k6's span`);
+      assert.ok(servers.length >= 100, `only ${servers.length} orders before the stop`);
+      assert.deepEqual(rootless, [], 'orders whose k6 client span was never sent: traces without their root');
+    } finally {
+      assert.equal((await put(0)).status, 200);
+    }
+  });
+
+  test('run.ts hands extra flags to k6 only when k6 accepts them: a typo is one line and exit 2', async () => {
+    const ran = await load(['steady', '--bogus-flag']);
+    assert.equal(ran.code, 2, describeRun('run.ts steady --bogus-flag', ran));
+    assert.match(ran.stderr, /k6 refuses the flags --bogus-flag: unknown flag: --bogus-flag \(see k6 run --help\)/);
   });
 
   test('fails when pricing is down, and logs the failed requests with their trace ids', async () => {

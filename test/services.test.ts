@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { SlowPath, slowPathSettingsFromEnv } from '../services/inventory/src/slow-path.ts';
 import { StockRepository } from '../services/inventory/src/stock-repository.ts';
 import { eventually } from '../native/eventually.ts';
 import { exemplarsOf, goDecode } from './support/otlp-decode.ts';
 import { startService, type RecordedSpan, type RunningService } from './support/services.ts';
+import { completeShapes, type OrderKind, type SpanCounts } from './support/trace-shapes.ts';
 
 let inventory: RunningService;
 let pricing: RunningService;
@@ -41,6 +43,20 @@ async function traceSpans(traceId: string, done: (spans: RecordedSpan[]) => bool
 const orderRouteSpan = (spans: RecordedSpan[], orderId: number) =>
   spans.find((span) => span.name === 'fetch-order-details' && span.attributes['order.id'] === orderId);
 
+/** A trace is complete once each service's SERVER span has ended: each service ends it last. */
+const hasEveryServerSpan = (spans: RecordedSpan[]) =>
+  ['order', 'inventory', 'pricing'].every((service) => spans.some((span) => span.service === service && span.kind === SpanKind.SERVER));
+
+/** Spans per service, as test/support/trace-shapes.ts counts them. */
+function spanCounts(spans: RecordedSpan[]): SpanCounts {
+  const counts: SpanCounts = {};
+  for (const span of spans) counts[span.service] = (counts[span.service] ?? 0) + 1;
+  return counts;
+}
+
+/** The shapes of trace-shapes.ts for traces the test starts itself, without k6's client span. */
+const shapesOf = (kind: OrderKind) => completeShapes(kind, { fromK6: false });
+
 describe('a request to order', () => {
   test('is one trace across order, inventory and pricing, with the manual spans and attributes', async () => {
     const response = await fetch(`${order.url}/orders/42`, { headers: { 'x-user-id': 'user-7' } });
@@ -51,9 +67,9 @@ describe('a request to order', () => {
     assert.equal(body.currency, 'EUR');
 
     const orderSpans = await eventually(async () => orderRouteSpan(await order.spans(), 42), 'order span');
-    const spans = await traceSpans(orderSpans.traceId, (s) =>
-      ['order', 'inventory', 'pricing'].every((service) => s.some((span) => span.service === service && span.kind === SpanKind.SERVER)),
-    );
+    const spans = await traceSpans(orderSpans.traceId, hasEveryServerSpan);
+    // The reference the end-to-end tests judge Tempo's traces by.
+    assert.deepEqual([spanCounts(spans)], shapesOf('normal'), 'spans per service of a normal order, against trace-shapes.ts');
 
     assert.deepEqual(new Set(spans.map((span) => span.service)), new Set(['order', 'inventory', 'pricing']));
 
@@ -130,10 +146,19 @@ describe('a request to order', () => {
   });
 
   test('rejects bad ids with 400 and unknown routes with 404, as JSON', async () => {
-    for (const id of ['abc', '-1', '0', '1.5', '99999999999']) {
+    // Digits, however many, are a number out of range; anything else is no integer at all.
+    const ids: Array<[string, RegExp]> = [
+      ['abc', /^order id must be a positive integer, got "abc"$/],
+      ['-1', /^order id must be a positive integer/],
+      ['1.5', /^order id must be a positive integer/],
+      ['0', /^order id must be between 1 and 1000000000, got 0$/],
+      ['99999999999', /^order id must be between 1 and 1000000000, got 99999999999$/],
+      ['99999999999999999999', /^order id must be between 1 and 1000000000, got 99999999999999999999$/],
+    ];
+    for (const [id, message] of ids) {
       const response = await fetch(`${order.url}/orders/${id}`);
       assert.equal(response.status, 400, `id ${id}`);
-      assert.match(String((await json(response)).error), /order id must be/);
+      assert.match(String((await json(response)).error), message);
     }
     for (const [url, path] of [
       [inventory.url, '/stock/x'],
@@ -152,7 +177,14 @@ describe('a request to order', () => {
     assert.match(String((await json(response)).error), /pricing answered 500: no price list entry for item 10042/);
 
     const details = await eventually(async () => orderRouteSpan(await order.spans(), 10042), 'order span');
-    const spans = await traceSpans(details.traceId, (s) => s.some((span) => span.service === 'pricing' && span.kind === SpanKind.SERVER));
+    // Inventory's lookup goes on after order has answered: wait for its server span too.
+    const spans = await traceSpans(details.traceId, hasEveryServerSpan);
+    // At rate 0 inventory takes its normal path: one of the error path's complete shapes, exactly.
+    const errorShapes = shapesOf('error path');
+    assert.ok(
+      errorShapes.some((shape) => isDeepStrictEqual(shape, spanCounts(spans))),
+      `spans per service of an error-path order: ${JSON.stringify(spanCounts(spans))}, trace-shapes.ts has ${JSON.stringify(errorShapes)}`,
+    );
     const lookup = spans.find((span) => span.name === 'lookup-price');
     assert.equal(lookup?.status.code, SpanStatusCode.ERROR);
     assert.ok(lookup?.events.includes('exception'), 'the pricing exception is recorded on its span');
@@ -194,8 +226,12 @@ describe('the slow path', () => {
       [JSON.stringify({}), /give rate \(0 to 1\), delayMs \(milliseconds\) or both/],
       [JSON.stringify({ rate: 0.5, delayMs: -1 }), /delayMs must be an integer/],
       [JSON.stringify({ rate: 0.5, ratee: 1 }), /unknown field\(s\): ratee/],
-      [JSON.stringify([0.5]), /body must be a JSON object/],
-      ['{"rate": 0.5', /not valid JSON/],
+      [JSON.stringify([0.5]), /^body must be a JSON object like \{"rate": 0.5, "delayMs": 3000\}, got an array$/],
+      // Valid JSON that is no object is not "invalid JSON" (express.json()'s strict mode says it is).
+      ['null', /^body must be a JSON object, got null$/],
+      ['42', /^body must be a JSON object, got 42$/],
+      ['"rate"', /^body must be a JSON object, got "rate"$/],
+      ['{"rate": 0.5', /^request body is not valid JSON$/],
     ];
     for (const [body, message] of cases) {
       const response = await fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
@@ -210,6 +246,22 @@ describe('the slow path', () => {
     assert.equal(oversized.status, 413);
     assert.match(String((await json(oversized)).error), /larger than/);
     assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 });
+  });
+
+  test('a change without content-type: application/json is 415, naming the header, not blaming the body', async () => {
+    const settings = JSON.stringify({ rate: 0.5 });
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{}, /^the content-type header is missing: send content-type: application\/json$/],
+      [{ 'content-type': 'text/plain' }, /^content-type must be application\/json, got "text\/plain"$/],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, /^content-type must be application\/json, got "application\/x-www-form-urlencoded"$/],
+    ];
+    for (const [headers, message] of cases) {
+      // A byte body: fetch adds no content-type of its own to it (to a string it adds text/plain).
+      const response = await fetch(`${inventory.url}/admin/slow-path`, { method: 'PUT', headers, body: new TextEncoder().encode(settings) });
+      assert.equal(response.status, 415, JSON.stringify(headers));
+      assert.match(String((await json(response)).error), message);
+    }
+    assert.deepEqual(await json(await fetch(`${inventory.url}/admin/slow-path`)), { rate: 0, delayMs: 3000 }, 'nothing refused changed anything');
   });
 
   test('with ADMIN_TOKEN set, a change needs the token as a bearer (401 JSON without it); reading does not', async () => {
@@ -242,7 +294,8 @@ describe('the slow path', () => {
       assert.ok(elapsedMs >= 900, `took ${elapsedMs} ms`);
 
       const details = await eventually(async () => orderRouteSpan(await order.spans(), 7), 'order span');
-      const spans = await traceSpans(details.traceId, (s) => s.some((span) => span.service === 'inventory' && span.kind === SpanKind.SERVER));
+      const spans = await traceSpans(details.traceId, hasEveryServerSpan);
+      assert.deepEqual([spanCounts(spans)], shapesOf('slow path'), 'spans per service of a slow-path order, against trace-shapes.ts');
       const getStock = spans.find((span) => span.name === 'get-stock');
       assert.equal(getStock?.attributes['inventory.slow_path'], true);
       const queries = spans.filter((span) => span.name === 'query-stock-db' && span.parentSpanId === getStock?.spanId);

@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../loadgen/run.ts';
-import { telemetryCounters } from '../../native/stack-apis.ts';
+import { telemetryCounters } from '../../native/telemetry-counters.ts';
 import { stateDir } from '../../native/stack-components.ts';
 import { componentPids, stackDown, stackUp, urls } from '../../native/stack.ts';
 import { tempoSkipReason } from '../../native/tools.ts';
@@ -35,7 +35,12 @@ const SERVICES = ['order', 'inventory', 'pricing'];
 const skip = tempoSkipReason();
 if (skip) throw new Error(`the load benchmark needs Tempo: ${skip}`);
 
-const losses = async () => (await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo })).losses;
+/** The loss counters now; a counter the scrape should have but lacks makes "none lost" unprovable, so it stops the bench. */
+const losses = async () => {
+  const counts = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo });
+  if (counts.absent.length > 0) throw new Error(`loss counters missing from the scrape: ${counts.absent.join(', ')}`);
+  return counts.losses;
+};
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 const mib = (values: Record<string, number>) =>
   Object.entries(values)

@@ -12,7 +12,9 @@
 //   npm run bench:sampling            (BENCH_RATE=500 BENCH_SECONDS=60)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../loadgen/run.ts';
-import { exemplarResolvability, promValue, telemetryCounters } from '../../native/stack-apis.ts';
+import { describeResolvability, exemplarResolvability } from '../../native/exemplar-resolvability.ts';
+import { promValue } from '../../native/stack-apis.ts';
+import { telemetryCounters } from '../../native/telemetry-counters.ts';
 import { componentPids, stackDown, stackUp, urls } from '../../native/stack.ts';
 import { tempoSkipReason } from '../../native/tools.ts';
 import { peakRssMiB } from './proc.ts';
@@ -82,20 +84,21 @@ for (const mode of MODES) {
     const end = Date.now() / 1000;
     await sleep(25_000); // the last exports, the tail sampler's decision wait, span-metric flushes
     const after = await telemetryCounters({ collector: urls.collectorMetrics, prometheus: urls.prometheus, tempo: urls.tempo });
+    if (after.absent.length > 0) throw new Error(`loss counters missing from the scrape: ${after.absent.join(', ')}`);
     const delta = (name: string, kind: 'flow' | 'losses') => (after[kind][name] ?? 0) - (before[kind][name] ?? 0);
     const received = delta('Collector spans accepted', 'flow');
     const stored = delta('Tempo spans accepted', 'flow');
     const lost = Object.keys(after.losses)
       .filter((name) => delta(name, 'losses') > 0)
       .map((name) => `${name} +${delta(name, 'losses')}`);
-    const links = await exemplarResolvability(urls.prometheus, urls.tempo, start, end, 30_000);
+    const links = await exemplarResolvability(urls.prometheus, urls.tempo, start, end, { waitMs: 30_000 });
     const pids = componentPids();
     const tempoPeak = peakRssMiB(pids.tempo ?? 0);
     const collectorPeak = peakRssMiB(pids['otel-collector'] ?? 0);
     const red = mode.sampling ? await redAgreement() : 'n/a';
     rows.push(
       `${mode.name.padEnd(17)} ${(stored / seconds).toFixed(0).padStart(8)} spans/s to Tempo (of ${(received / seconds).toFixed(0)} received)  ` +
-        `exemplars resolvable ${((100 * links.resolved) / Math.max(1, links.total)).toFixed(1).padStart(5)} % of ${links.total}  peak RSS Tempo ${tempoPeak.toFixed(0)} MiB, Collector ${collectorPeak.toFixed(0)} MiB  ` +
+        `exemplars ${describeResolvability(links)}  peak RSS Tempo ${tempoPeak.toFixed(0)} MiB, Collector ${collectorPeak.toFixed(0)} MiB  ` +
         `lost: ${lost.join(', ') || 'none'}  RED from span metrics vs services: ${red}`,
     );
     console.log(rows.at(-1));

@@ -8,7 +8,8 @@
 //   2. its Prometheus and Tempo data sources pass their health checks;
 //   3. the spike-to-trace dashboard is provisioned;
 //   4. the dashboard's p99 query, run through Grafana, returns data and exemplars;
-//   5. Tempo, asked through Grafana, returns the trace of one of those exemplars.
+//   5. Tempo, asked through Grafana, returns the trace of one of those exemplars, holding the span
+//      the exemplar names (native/exemplar-resolvability.ts).
 // Each check is retried until it passes or the deadline runs out (traffic, exemplars and traces need
 // a little time after startup); when nothing listens at GRAFANA_URL at all, it fails after 10 s
 // with that reason. The exit code is 0 only when all checks pass.
@@ -21,6 +22,8 @@
 // Node built-ins only (fetch), so it runs before or without npm install.
 
 import { eventually as pollUntil } from '../../native/eventually.ts';
+import { verdictOf, type Exemplar } from '../../native/exemplar-resolvability.ts';
+import { tempoSpans } from '../../native/stack-apis.ts';
 
 const grafanaUrl = (process.env.GRAFANA_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 const timeoutSeconds = Number(process.env.SMOKE_TIMEOUT_S ?? '300');
@@ -119,27 +122,29 @@ function framesOf(reply: Reply, refId: string): Frame[] {
 
 const rowsOf = (frame: Frame): number => frame.data?.values?.[0]?.length ?? 0;
 
-interface Exemplar {
-  traceId: string;
-  timeMs: number;
-}
-
-/** The trace ids of the exemplar frames Grafana's Prometheus data source returns, newest first. */
+/** The exemplars of the exemplar frames Grafana's Prometheus data source returns, newest first. */
 function exemplarsIn(frames: Frame[]): Exemplar[] {
   const out: Exemplar[] = [];
   for (const frame of frames) {
     if (frame.schema?.name !== 'exemplar') continue;
     const fields = frame.schema.fields ?? [];
     const values = frame.data?.values ?? [];
-    const timeIndex = fields.findIndex((f) => f.type === 'time' || f.name === 'Time');
-    const idIndex = fields.findIndex((f) => f.name !== undefined && TRACE_ID_LABELS.includes(f.name));
-    if (idIndex < 0) continue;
-    const ids = values[idIndex] ?? [];
+    // One field per label, the series' (job) and the exemplar's (trace_id, span_id) alike.
+    const column = (...names: string[]) => values[fields.findIndex((f) => f.name !== undefined && names.includes(f.name))] ?? [];
+    const [times, values_, ids, spanIds, jobs] = [column('Time'), column('Value'), column(...TRACE_ID_LABELS), column('span_id'), column('job')];
     ids.forEach((id, row) => {
-      if (typeof id === 'string' && /^[0-9a-f]{16,32}$/i.test(id)) out.push({ traceId: id, timeMs: Number(values[timeIndex]?.[row] ?? 0) });
+      if (typeof id !== 'string' || !/^[0-9a-f]{16,32}$/i.test(id)) return;
+      out.push({
+        traceId: id,
+        spanId: String(spanIds[row] ?? ''),
+        service: String(jobs[row] ?? ''),
+        spanKind: 'SPAN_KIND_SERVER',
+        value: Number(values_[row]),
+        timestamp: Number(times[row] ?? 0) / 1000,
+      });
     });
   }
-  return out.sort((a, b) => b.timeMs - a.timeMs);
+  return out.sort((a, b) => b.timestamp - a.timestamp);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -207,10 +212,11 @@ async function exemplarTraceIsInTempo(expr: string): Promise<string> {
   const exemplars = await p99HasExemplars(expr);
   // The newest traces may still be in flight (the Collector batches, Tempo's live-store cuts them
   // after a few idle seconds): try the newest few that are at least 10 s old, then any.
-  const settled = exemplars.filter((e) => e.timeMs < Date.now() - 10_000);
-  const candidates = [...new Set([...settled, ...exemplars].map((e) => e.traceId))].slice(0, 5);
+  const settled = exemplars.filter((e) => e.timestamp * 1000 < Date.now() - 10_000);
+  const candidates = [...new Map([...settled, ...exemplars].map((e) => [e.traceId, e])).values()].slice(0, 5);
   const failures: string[] = [];
-  for (const traceId of candidates) {
+  for (const exemplar of candidates) {
+    const { traceId } = exemplar;
     // The query Grafana runs when an exemplar's "Query with Tempo" link is followed.
     const reply = await grafana('POST', '/api/ds/query', {
       from: 'now-1h',
@@ -228,13 +234,11 @@ async function exemplarTraceIsInTempo(expr: string): Promise<string> {
     } else {
       failures.push(`${traceId}: /api/ds/query HTTP ${reply.status} ${reply.text.slice(0, 200)}`);
     }
-    // Second route: Tempo's own trace API through Grafana's data source proxy.
-    const proxied = await grafana('GET', `/api/datasources/proxy/uid/${TEMPO.uid}/api/v2/traces/${traceId}`);
-    if (proxied.status === 200) {
-      const trace = (proxied.json as { trace?: { resourceSpans?: unknown[] } } | undefined)?.trace;
-      if ((trace?.resourceSpans?.length ?? 0) > 0) return `trace ${traceId}: ${trace!.resourceSpans!.length} resource spans (through the data source proxy)`;
-    }
-    failures.push(`${traceId}: proxy HTTP ${proxied.status}`);
+    // Tempo's own trace API through Grafana's data source proxy: the exemplar's own span must be in it.
+    const proxied = await grafana('GET', `/api/datasources/proxy/uid/${TEMPO.uid}/api/traces/${traceId}`);
+    const verdict = verdictOf(exemplar, proxied.status === 200 ? tempoSpans(proxied.json) : undefined);
+    if (verdict === 'span found') return `trace ${traceId}: ${exemplar.service}'s span ${exemplar.spanId} found (through the data source proxy)`;
+    failures.push(`${traceId}: proxy HTTP ${proxied.status}, ${verdict}`);
   }
   throw new Error(`Tempo has none of the exemplar traces yet: ${failures.join('; ')}`);
 }

@@ -1,7 +1,22 @@
 // A seeded generator of hostile HTTP requests for the fuzz test, and a raw-socket client to send
 // them: raw, because fetch would refuse or repair most of what the generator makes (bad methods,
 // malformed headers, lying lengths). Same seed, same cases: a failure prints its seed and case.
+// Each case also knows what it is wrong in, and so how the service must answer it: that model lives
+// in http-fuzz-expectations.ts, which this file imports to tag each case as it makes it.
 import { connect } from 'node:net';
+import {
+  BAD_METHODS,
+  BODY_LIMIT,
+  type BodyKind,
+  type CaseClass,
+  countedHeaderBytes,
+  expectations,
+  HEADER_LIMIT,
+  type JsonBody,
+  REFUSED_HEADER_LINES,
+  routeOf,
+  type ServiceShape,
+} from './http-fuzz-expectations.ts';
 
 /** mulberry32: a small, well-known 32-bit PRNG; good enough to pick cases, and reproducible. */
 export function mulberry32(seed: number): () => number {
@@ -26,12 +41,10 @@ export interface FuzzCase {
   traceparent?: { value: string; valid: boolean; traceId?: string; parentId?: string };
   /** A PUT to /admin/slow-path, which changes the service: the test runs these one at a time. */
   changesSettings: boolean;
-}
-
-export interface ServiceShape {
-  /** The route with an id, e.g. /orders/ */
-  idRoute: string;
-  adminRoute?: string;
+  /** What the request is wrong in, in the order the service meets it; ['valid request'] if nothing. */
+  classes: CaseClass[];
+  /** The statuses it may be answered with: those of the first class, which decides. */
+  expected: number[];
 }
 
 type Random = () => number;
@@ -52,6 +65,8 @@ const IDS = [
   '1e3',
   '0x10',
   '99999999999',
+  '99999999999999999999', // digits only, too many of them: out of range, not "not an integer"
+  '00000000042', // leading zeros: 42
   '1000000001',
   '',
   'abc',
@@ -65,17 +80,11 @@ const IDS = [
 ];
 const SUFFIXES = ['', '/', '//', '/extra', '?', '?a=1&a=2', '?a[b][c]=1', '#frag', '?%zz', '/../healthz'];
 const OTHER_PATHS = ['/', '/healthz', '//', '/admin', '/admin/slow-path/', '*', 'http://evil.example/x', '/%', '/.env', '/favicon.ico'];
-const METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND'];
-const BAD_METHODS = ['FOO', 'G E T', 'get', '', 'GET\u0000', '\u00ff\u00fe'];
-const CONTENT_TYPES = [
-  'application/json',
-  'application/json; charset=utf-8',
-  'text/plain',
-  'application/x-www-form-urlencoded',
-  'multipart/form-data; boundary=x',
-  'application/json; charset=latin-1',
-  '',
-];
+const METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND'];
+/** JSON's media type as express.json() matches it: in any case, with any parameters; latin-1 it refuses. */
+const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/json; charset=latin-1'];
+/** Other content types; undefined sends no content-type at all. */
+const OTHER_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', undefined];
 
 /** A traceparent, valid or malformed in one of the ways the W3C spec names, and its verdict. */
 function traceparent(random: Random): NonNullable<FuzzCase['traceparent']> {
@@ -125,66 +134,89 @@ function path(random: Random, shape: ServiceShape): string {
   return `${route}${pick(random, IDS)}${pick(random, SUFFIXES)}${query}`;
 }
 
-/** A body for PUT /admin/slow-path: valid settings, wrong types, malformed or oversized JSON. */
-function adminBody(random: Random): string {
+/** A body for PUT /admin/slow-path, or any method that carries one: settings valid or not, other JSON, broken JSON. */
+function jsonBody(random: Random): JsonBody {
+  const body = (text: string, kind: BodyKind): JsonBody => ({ text, kind });
   return pick(random, [
-    () => JSON.stringify({ rate: Math.round(random() * 100) / 100 }),
-    () => JSON.stringify({ delayMs: Math.floor(random() * 70_000) }),
-    () => JSON.stringify({ rate: pick(random, [-1, 2, 'x', null, true, [], {}, 1e308]), delayMs: pick(random, [-5, 1.5, '3000', 1e9]) }),
-    () => JSON.stringify({ rate: 0.1, evil: true }),
-    () => JSON.stringify(pick(random, [[], null, 'rate', 42, {}])),
-    () => pick(random, ['{', '{"rate":', '{"rate": 0.1,}', "{'rate': 0.1}", '\u0000', '{"rate": NaN}']),
-    () => `{"rate": 0.1, "x": "${'a'.repeat(20_000)}"}`, // over the 16 kB body limit
-    () => `${'['.repeat(5000)}${']'.repeat(5000)}`,
-    () => '',
+    () => body(JSON.stringify({ rate: Math.round(random() * 100) / 100 }), 'settings'),
+    () => {
+      const delayMs = Math.floor(random() * 70_000);
+      return body(JSON.stringify({ delayMs }), delayMs <= 60_000 ? 'settings' : 'invalid settings');
+    },
+    () =>
+      body(JSON.stringify({ rate: pick(random, [-1, 2, 'x', null, true, [], {}, 1e308]), delayMs: pick(random, [-5, 1.5, '3000', 1e9]) }), 'invalid settings'),
+    () => body(pick(random, ['{"rate": 0.1, "evil": true}', '{}']), 'invalid settings'), // an unknown field; no field
+    () => body(pick(random, ['null', '42']), 'bare value'),
+    () => body(pick(random, ['"rate"', ' true']), 'bare value'),
+    () => body(pick(random, ['[]', '[0.5]', `${'['.repeat(5000)}${']'.repeat(5000)}`]), 'array'),
+    () => body(pick(random, ['{', '{"rate":', '{"rate": 0.1,}', "{'rate': 0.1}", '\u0000', '{"rate": NaN}', ' ']), 'malformed'),
+    () => body('x'.repeat(pick(random, [BODY_LIMIT, BODY_LIMIT + 1, 30_000])), 'malformed'), // at the limit, then over it
+    () => body(`{"rate": 0.5}${' '.repeat(BODY_LIMIT)}`, 'settings'), // valid, but over the limit
+    // 22 bytes around the padding: exactly the limit, one byte over, far over.
+    () => body(`{"rate": 0.1, "x": "${'a'.repeat(BODY_LIMIT - 22 + pick(random, [0, 1, 5000]))}"}`, 'invalid settings'),
+    () => body('', 'empty'),
   ])();
 }
+
+/** Mostly JSON's content type, so that express.json() reads the body. */
+const contentType = (random: Random) => (chance(random, 0.8) ? pick(random, JSON_TYPES) : pick(random, OTHER_TYPES));
 
 /** Generates `count` cases for one service from `seed`. */
 export function generateCases(seed: number, count: number, shape: ServiceShape): FuzzCase[] {
   const random = mulberry32(seed);
-  return Array.from({ length: count }, (_, index) => {
-    const headerLines = ['host: 127.0.0.1', 'connection: close'];
-    let method = 'GET';
-    let target = path(random, shape);
-    let body = '';
-    let changesSettings = false;
-    if (shape.adminRoute && chance(random, 0.25)) {
-      method = chance(random, 0.9) ? 'PUT' : pick(random, ['GET', 'POST', 'DELETE']);
-      target = shape.adminRoute;
-      body = adminBody(random);
-      changesSettings = method === 'PUT';
-      headerLines.push(`content-type: ${pick(random, CONTENT_TYPES)}`);
-    } else if (chance(random, 0.2)) {
-      method = chance(random, 0.3) ? 'HEAD' : chance(random, 0.75) ? pick(random, METHODS) : pick(random, BAD_METHODS);
-      if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-        body = chance(random, 0.5) ? '{"rate": 1}' : 'x'.repeat(Math.floor(random() * 30_000));
-        headerLines.push(`content-type: ${pick(random, CONTENT_TYPES)}`);
-      }
-    }
-    const tp = chance(random, 0.5) ? traceparent(random) : undefined;
-    if (tp) headerLines.push(`traceparent: ${tp.value}`);
-    if (chance(random, 0.2)) headerLines.push(`tracestate: ${pick(random, TRACESTATES())}`);
-    if (chance(random, 0.2)) headerLines.push(`x-user-id: ${pick(random, ['alice', '', 'ü'.repeat(3000), 'x'.repeat(10_000), '<script>'])}`);
-    if (chance(random, 0.05)) headerLines.push(`x-huge: ${'h'.repeat(17_000)}`); // over Node's 16 kB of headers
-    if (chance(random, 0.05))
-      headerLines.push(pick(random, ['bad header', 'x-fold: a\r\n folded', 'x-nul: a\u0000b', ': empty-name', 'content-length: abc', 'x-latin: \u00e9']));
-    if (chance(random, 0.03)) headerLines.push(...Array.from({ length: 500 }, (_, i) => `x-many-${i}: ${i}`));
-    const bytes = Buffer.from(body, 'utf8');
-    if (body !== '' || method === 'PUT' || method === 'POST') {
-      // Mostly honest lengths; sometimes chunked. A length longer than the body would only hang.
-      if (chance(random, 0.1)) headerLines.push('transfer-encoding: chunked');
-      else headerLines.push(`content-length: ${bytes.length}`);
-    }
-    const chunked = headerLines.includes('transfer-encoding: chunked');
-    const sent = !chunked
-      ? bytes
-      : bytes.length === 0
-        ? Buffer.from('0\r\n\r\n')
-        : Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]);
-    return { index, method, target, headerLines, body: sent, traceparent: tp, changesSettings };
-  });
+  return Array.from({ length: count }, (_, index) => generateCase(random, index, shape));
 }
+
+function generateCase(random: Random, index: number, shape: ServiceShape): FuzzCase {
+  const headerLines = ['host: 127.0.0.1', 'connection: close'];
+  let method = 'GET';
+  let target = path(random, shape);
+  let body: JsonBody = { text: '', kind: 'empty' };
+  let type: string | undefined;
+  if (shape.adminRoute && chance(random, 0.25)) {
+    method = chance(random, 0.85) ? 'PUT' : pick(random, ['GET', 'HEAD', 'POST', 'DELETE']);
+    target = pick(random, [shape.adminRoute, `${shape.adminRoute}/`, shape.adminRoute.toUpperCase(), `${shape.adminRoute}?x=1`]);
+    type = contentType(random);
+    if (method !== 'HEAD') body = jsonBody(random);
+  } else if (chance(random, 0.35)) {
+    // A body on any route: express.json() reads it before routing, whatever the method.
+    method = pick(random, ['POST', 'PUT', 'PATCH', 'GET', 'DELETE']);
+    type = contentType(random);
+    body = jsonBody(random);
+  } else if (chance(random, 0.3)) {
+    // A quarter each: HEAD, CONNECT (answered outside express, in http.ts), another method, a malformed one.
+    method = pick(random, ['HEAD', 'CONNECT', pick(random, METHODS), pick(random, BAD_METHODS)]);
+  }
+  if (type !== undefined) headerLines.push(`content-type: ${type}`);
+  const tp = chance(random, 0.5) ? traceparent(random) : undefined;
+  if (tp) headerLines.push(`traceparent: ${tp.value}`);
+  if (chance(random, 0.2)) headerLines.push(`tracestate: ${pick(random, TRACESTATES())}`);
+  if (chance(random, 0.2)) headerLines.push(`x-user-id: ${pick(random, ['alice', '', 'ü'.repeat(3000), 'x'.repeat(10_000), '<script>'])}`);
+  if (chance(random, 0.05)) headerLines.push(`x-huge: ${'h'.repeat(17_000)}`); // over Node's 16 KiB of headers
+  if (chance(random, 0.06)) headerLines.push(pick(random, [...REFUSED_HEADER_LINES, 'x-latin: \u00e9'])); // the last one Node takes
+  if (chance(random, 0.03)) headerLines.push(...Array.from({ length: 500 }, (_, i) => `x-many-${i}: ${i}`));
+  const bytes = Buffer.from(body.text, 'utf8');
+  const sendsBody = body.text !== '' || method === 'PUT' || method === 'POST';
+  if (sendsBody) {
+    // Mostly honest lengths; sometimes chunked. A length longer than the body would only hang.
+    if (chance(random, 0.1)) headerLines.push('transfer-encoding: chunked');
+    else headerLines.push(`content-length: ${bytes.length}`);
+  }
+  // Headers that end exactly at Node's limit, or one byte under it.
+  const padding = HEADER_LIMIT - pick(random, [0, 1]) - countedHeaderBytes(target, headerLines) - 'x-pad'.length;
+  if (chance(random, 0.04) && padding > 0) headerLines.push(`x-pad: ${'p'.repeat(padding)}`);
+  const chunked = headerLines.includes('transfer-encoding: chunked');
+  const sent = !chunked
+    ? bytes
+    : bytes.length === 0
+      ? Buffer.from('0\r\n\r\n')
+      : Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]);
+  const changesSettings = method === 'PUT' && routeOf(method, target, shape)?.route === 'admin';
+  const { classes, expected } = expectations({ method, target, headerLines, contentType: type, body, sendsBody }, shape);
+  return { index, method, target, headerLines, body: sent, traceparent: tp, changesSettings, classes, expected };
+}
+
+// ---- sending a case and reading its answer ----------------------------------------------------
 
 export interface RawResponse {
   status: number;
@@ -242,5 +274,6 @@ export function describeCase(fuzzCase: FuzzCase): string {
   const short = (text: string) => (text.length > 120 ? `${text.slice(0, 120)}… (${text.length} chars)` : text);
   const headers = fuzzCase.headerLines.slice(2);
   const shown = [...headers.slice(0, 6).map(short), ...(headers.length > 6 ? [`… ${headers.length - 6} more`] : [])];
-  return `#${fuzzCase.index} ${JSON.stringify(short(fuzzCase.method))} ${short(fuzzCase.target)} [${shown.join(' | ')}] body ${fuzzCase.body.length} bytes`;
+  const what = `${fuzzCase.classes.join(' + ')}, expects ${fuzzCase.expected.join(' or ')}`;
+  return `#${fuzzCase.index} (${what}) ${JSON.stringify(short(fuzzCase.method))} ${short(fuzzCase.target)} [${shown.join(' | ')}] body ${fuzzCase.body.length} bytes`;
 }

@@ -6,10 +6,10 @@ import { eventually } from '../../native/eventually.ts';
 import { REQUEST_DURATION_HISTOGRAM, promQuery, scrapeSum, tempoTrace } from '../../native/stack-apis.ts';
 import { componentPids, urls } from '../../native/stack.ts';
 import { rssMiB } from '../bench/proc.ts';
+import { expectedShape, missingSpans, totalOf, type OrderKind, type SpanCounts } from './trace-shapes.ts';
 import type { KnownTrace } from './traffic.ts';
 
-/** Spans per service in one trace. */
-export type SpanCounts = Record<string, number>;
+export { totalOf, type SpanCounts };
 
 /**
  * Each trace's spans per service, as Tempo returns them (an absent trace counts no spans). The traces
@@ -38,24 +38,8 @@ export async function spanCountsOf(traceIds: readonly string[], retryAfterMs = 5
   return counts;
 }
 
-const classOf = (trace: KnownTrace) => (trace.error ? 'error path' : trace.slow ? 'slow path' : 'normal');
-
-/**
- * The spans per service a complete trace has, per kind of request (normal, slow path, error path):
- * the most frequent count in a window without faults. Every request of a kind makes the same spans.
- */
-export function completeTraceShapes(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>): Map<string, SpanCounts> {
-  const seen = new Map<string, Map<string, { shape: SpanCounts; n: number }>>();
-  for (const trace of traces) {
-    const shape = counts.get(trace.traceId);
-    if (!shape) continue;
-    const key = JSON.stringify(Object.entries(shape).sort());
-    const byShape = seen.get(classOf(trace)) ?? new Map<string, { shape: SpanCounts; n: number }>();
-    byShape.set(key, { shape, n: (byShape.get(key)?.n ?? 0) + 1 });
-    seen.set(classOf(trace), byShape);
-  }
-  return new Map([...seen].map(([kind, byShape]) => [kind, [...byShape.values()].sort((a, b) => b.n - a.n)[0]!.shape]));
-}
+/** The kind of order a known request was, as the trace shapes name them. */
+export const kindOf = (trace: KnownTrace): OrderKind => (trace.error ? 'error path' : trace.slow ? 'slow path' : 'normal');
 
 export interface SpanLoss {
   /** Spans missing, per service. */
@@ -64,28 +48,26 @@ export interface SpanLoss {
   incompleteTraces: number;
   /** Spans expected in all. */
   expected: number;
+  /** Traces compared. */
+  traces: number;
 }
 
-/** Compares each trace with the complete shape of its kind of request. */
-export function spanLoss(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>, shapes: Map<string, SpanCounts>): SpanLoss {
-  const loss: SpanLoss = { lost: {}, incompleteTraces: 0, expected: 0 };
+/**
+ * Compares each trace with the complete shape of its kind of order, as the services define it
+ * (trace-shapes.ts), never with shapes read from the traces themselves.
+ */
+export function spanLoss(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>): SpanLoss {
+  const loss: SpanLoss = { lost: {}, incompleteTraces: 0, expected: 0, traces: traces.length };
   for (const trace of traces) {
-    const shape = shapes.get(classOf(trace));
-    if (!shape) continue;
     const found = counts.get(trace.traceId) ?? {};
-    let incomplete = false;
-    for (const [service, expected] of Object.entries(shape)) {
-      loss.expected += expected;
-      const missing = Math.max(0, expected - (found[service] ?? 0));
-      if (missing > 0) incomplete = true;
-      loss.lost[service] = (loss.lost[service] ?? 0) + missing;
-    }
-    if (incomplete) loss.incompleteTraces++;
+    const options = { fromK6: trace.fromK6 };
+    loss.expected += totalOf(expectedShape(kindOf(trace), found, options));
+    const missing = missingSpans(kindOf(trace), found, options);
+    for (const [service, n] of Object.entries(missing)) loss.lost[service] = (loss.lost[service] ?? 0) + n;
+    if (totalOf(missing) > 0) loss.incompleteTraces++;
   }
   return loss;
 }
-
-export const totalOf = (counts: SpanCounts) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 
 /**
  * Order's request counter as Prometheus holds it now: the /orders/:id requests the service counted

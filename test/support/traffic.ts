@@ -16,6 +16,8 @@ export interface KnownTrace {
   error: boolean;
   /** Answered in more than `slowMs`. */
   slow: boolean;
+  /** Sent by k6, whose own client span is the trace's root; else by the test, whose traceparent has no span. */
+  fromK6: boolean;
 }
 
 export interface K6Run {
@@ -54,6 +56,7 @@ export async function runK6(options: { rate: number; seconds: number; slowMs: nu
     traceId: match[1]!,
     error: match[2] === 'error_path',
     slow: Number(match[4]) > options.slowMs,
+    fromK6: true,
   }));
   const { metrics } = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
     metrics: { iterations: { count: number; rate: number }; http_req_failed: { passes: number }; order_duration_normal: { 'p(99)': number } };
@@ -83,7 +86,7 @@ export async function sendOwnTracedRequests(slowMs: number): Promise<KnownTrace[
     const response = await fetch(`${urls.order}/orders/${orderId}`, { headers: { traceparent: header, 'x-user-id': 'e2e' } });
     assert.equal(response.status, expectedStatus);
     await response.arrayBuffer();
-    traces.push({ traceId, error: expectedStatus !== 200, slow: performance.now() - started > slowMs });
+    traces.push({ traceId, error: expectedStatus !== 200, slow: performance.now() - started > slowMs, fromK6: false });
   };
   for (let i = 0; i < 5; i++) await send(10_000 + i, 502);
   for (let i = 0; i < 200 && traces.filter((t) => t.slow).length < 3; i++) await send(100 + i, 200);

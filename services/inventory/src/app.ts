@@ -1,5 +1,5 @@
 import { requireAdminToken } from '@spike-to-trace/shared/admin-token.ts';
-import { createServiceApp, parseId } from '@spike-to-trace/shared/http.ts';
+import { createServiceApp, parseId, requireJsonContentType } from '@spike-to-trace/shared/http.ts';
 import type { Express } from 'express';
 import { SlowPath, type SlowPathSettings } from './slow-path.ts';
 import { StockRepository } from './stock-repository.ts';
@@ -16,7 +16,7 @@ export function createInventoryApp(slowPathSettings: SlowPathSettings, options: 
     app.get('/admin/slow-path', (_req, res) => {
       res.json(slowPath.settings);
     });
-    app.put('/admin/slow-path', requireAdminToken(options.adminToken), (req, res) => {
+    app.put('/admin/slow-path', requireAdminToken(options.adminToken), requireJsonContentType, (req, res) => {
       const settings = slowPath.update(req.body);
       console.log(`slow path set to rate=${settings.rate} delayMs=${settings.delayMs}`);
       res.json(settings);

@@ -1,4 +1,4 @@
-import { HttpError } from '@spike-to-trace/shared/http.ts';
+import { HttpError, shortened } from '@spike-to-trace/shared/http.ts';
 
 /**
  * The deliberate bug's switch. With probability `rate` a stock lookup takes the slow path, an
@@ -44,7 +44,7 @@ export class SlowPath {
    */
   update(body: unknown): SlowPathSettings {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new HttpError(400, 'body must be a JSON object like {"rate": 0.5, "delayMs": 3000}');
+      throw new HttpError(400, `body must be a JSON object like {"rate": 0.5, "delayMs": 3000}, got ${described(body)}`);
     }
     const unknownKeys = Object.keys(body).filter((key) => key !== 'rate' && key !== 'delayMs');
     if (unknownKeys.length > 0) throw new HttpError(400, `unknown field(s): ${unknownKeys.join(', ')}; allowed: rate, delayMs`);
@@ -56,6 +56,12 @@ export class SlowPath {
     );
     return this.settings;
   }
+}
+
+/** What a body that is no object was, for the error message; an array may nest too deep to print. */
+function described(body: unknown): string {
+  if (body === undefined) return 'no body';
+  return Array.isArray(body) ? 'an array' : shortened(JSON.stringify(body));
 }
 
 function validateSlowPathSettings(input: { rate: unknown; delayMs: unknown }, fail: (message: string) => Error): SlowPathSettings {

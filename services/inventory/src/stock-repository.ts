@@ -10,6 +10,8 @@ export interface Stock {
 
 /** Every item is stocked in this many warehouses. */
 export const WAREHOUSE_COUNT = 30;
+/** The slow path's queries: one for the warehouse list, then one per warehouse (the N+1). */
+export const SLOW_PATH_QUERIES = WAREHOUSE_COUNT + 1;
 
 const TRACER = 'inventory';
 const DB_ATTRIBUTES = { 'db.system.name': 'postgresql', 'db.namespace': 'inventory' };
@@ -44,7 +46,7 @@ export class StockRepository {
   }
 
   async #sumStockWarehouseByWarehouse(itemId: number, totalDelayMs: number): Promise<Stock> {
-    const perQueryMs = totalDelayMs / (WAREHOUSE_COUNT + 1);
+    const perQueryMs = totalDelayMs / SLOW_PATH_QUERIES;
     await this.#query('SELECT id FROM warehouses', {}, perQueryMs);
     let total = 0;
     for (let warehouse = 1; warehouse <= WAREHOUSE_COUNT; warehouse++) {

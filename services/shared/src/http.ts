@@ -2,7 +2,7 @@
 // metrics), input validation, configuration from the environment, and graceful shutdown. Calls to
 // other services: http-client.ts.
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,14 +21,20 @@ export class HttpError extends Error {
 
 const MAX_ID = 1_000_000_000;
 
-/** Parses a path id: a positive decimal integer, nothing else. */
+/** Parses a path id: a decimal integer from 1 to 1,000,000,000, nothing else. */
 export function parseId(raw: string | undefined, what = 'id'): number {
-  if (raw === undefined || !/^\d{1,10}$/.test(raw)) {
-    throw new HttpError(400, `${what} must be a positive integer, got ${JSON.stringify(raw ?? '')}`);
+  if (raw === undefined || !/^\d+$/.test(raw)) {
+    throw new HttpError(400, `${what} must be a positive integer, got ${JSON.stringify(shortened(raw ?? ''))}`);
   }
+  // Digits only, however many: a number, just out of range (Number() of a long one is huge or Infinity).
   const id = Number(raw);
-  if (id < 1 || id > MAX_ID) throw new HttpError(400, `${what} must be between 1 and ${MAX_ID}, got ${raw}`);
+  if (id < 1 || id > MAX_ID) throw new HttpError(400, `${what} must be between 1 and ${MAX_ID}, got ${shortened(raw)}`);
   return id;
+}
+
+/** Client input quoted in an error message, cut short: a path may be 16 kB long. */
+export function shortened(text: string, max = 40): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
 }
 
 const JSON_BODY_LIMIT = '16kb';
@@ -66,9 +72,9 @@ const jsonErrorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) =
 function describeError(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   // express.json() (body-parser) marks its own errors with a 4xx status and a type.
-  const parserError = err as { status?: unknown; type?: unknown; message?: unknown };
+  const parserError = err as { status?: unknown; type?: unknown; message?: unknown; body?: unknown };
   if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
-    if (parserError.type === 'entity.parse.failed') return { status: 400, message: 'request body is not valid JSON' };
+    if (parserError.type === 'entity.parse.failed') return { status: 400, message: parseFailure(parserError.body) };
     if (parserError.type === 'entity.too.large') {
       return { status: 413, message: `request body is larger than ${JSON_BODY_LIMIT}` };
     }
@@ -76,6 +82,35 @@ function describeError(err: unknown): { status: number; message: string } {
   }
   return { status: 500, message: 'internal error' };
 }
+
+/**
+ * Why express.json() could not parse a body. Its strict mode refuses JSON that is not an object or
+ * array (`null`, `42`, `"rate"`) with the same error as malformed JSON; the raw body it carries
+ * tells the two apart.
+ */
+function parseFailure(rawBody: unknown): string {
+  try {
+    JSON.parse(String(rawBody));
+    return `body must be a JSON object, got ${shortened(String(rawBody).trim())}`;
+  } catch {
+    return 'request body is not valid JSON';
+  }
+}
+
+/**
+ * Express middleware for a route that reads a JSON body: without `content-type: application/json`
+ * express.json() leaves the body unread, and the route would blame the body instead of the header.
+ */
+export const requireJsonContentType: RequestHandler = (req, _res, next) => {
+  const given = req.get('content-type');
+  if (given === undefined) return next(new HttpError(415, 'the content-type header is missing: send content-type: application/json'));
+  // The media type as express.json() matches it: parameters (charset) aside, in any case.
+  const mediaType = given.split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    return next(new HttpError(415, `content-type must be application/json, got ${JSON.stringify(shortened(given))}`));
+  }
+  next();
+};
 
 /** Reads a port or duration from the environment, rejecting anything that is not a whole number. */
 export function intFromEnv(name: string, fallback: number, range: { min: number; max: number }): number {
