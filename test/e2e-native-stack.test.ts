@@ -7,13 +7,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { componentPids, ports, stackDown, stackUp, urls } from '../native/stack.ts';
 import { tempoSkipReason } from '../native/tools.ts';
-import { dashboardPromQueries, dashboardTraceQLQueries, provisionedExemplarLabels } from './support/dashboards.ts';
+import {
+  dashboardPromQueries,
+  dashboardTraceQLQueries,
+  listDashboardPromQL,
+  loadProvisionedDatasources,
+  provisionedExemplarLabels,
+} from './support/dashboards.ts';
+import { assertExemplarsLinkToTempo, runGrafanaExemplarHarness, toExemplarLinks } from './support/grafana-exemplar-links.ts';
 import { eventually } from '../native/eventually.ts';
 import { localLinks, workshopTraceQLQueries } from './support/docs.ts';
 import { isLoopback, listeningAddresses } from '../native/listeners.ts';
 import { runK6, sendOwnTracedRequests, type K6Run, type KnownTrace } from './support/traffic.ts';
 import { SLOW_PATH_QUERIES } from '../services/inventory/src/stock-repository.ts';
-import { assertEveryExemplarResolves, describeResolvability, exemplarResolvability, exemplarsOf, resolveExemplars } from '../native/exemplar-resolvability.ts';
+import {
+  assertEveryExemplarResolves,
+  describeResolvability,
+  exemplarResolvability,
+  exemplarsOf,
+  resolveExemplars,
+  type Exemplar,
+} from '../native/exemplar-resolvability.ts';
 import { assertFlowed, telemetryCounters } from '../native/telemetry-counters.ts';
 import { promExemplars, promQuery, tempoSearch, tempoTrace, type PromExemplarSeries, type TempoSpan } from '../native/stack-apis.ts';
 
@@ -36,6 +50,8 @@ const EXEMPLAR_TRACE_LAG_MAX_S = 15;
  */
 const MIN_EXEMPLARS = 50;
 const MIN_SPAN_METRICS_EXEMPLARS = 20;
+/** Exemplars each exemplar panel must show before its links are judged (a run shows several times as many). */
+const MIN_GRAFANA_LINKS = 20;
 /**
  * What each flow counter must have counted before "nothing lost" counts: a healthy run counts
  * several times as much (the figures printed).
@@ -413,6 +429,52 @@ describe('the native stack end to end', { timeout: 10 * 60_000 }, () => {
     }
     figures['doc links to the native stack'] = `${links.length - broken.length} of ${links.length} answer`;
     assert.deepEqual(broken, [], 'links in the docs that do not answer');
+  });
+
+  test("Grafana's own frontend code links every exemplar of the dashboard's exemplar panels to Tempo, and each link's trace holds the exemplar's span", {
+    skip: withoutTempo,
+  }, async () => {
+    // The panels' queries as Grafana sends them (variables replaced), their exemplars as Prometheus
+    // answers them, through @grafana/prometheus's transformer and @grafana/data's link mapping with
+    // the data sources exactly as provisioned (test/grafana-frontend/); then every link followed.
+    const datasources = loadProvisionedDatasources();
+    const panels = listDashboardPromQL().filter((q) => q.exemplar);
+    assert.ok(panels.length >= 2, `exemplar panels: ${panels.map((p) => p.panelTitle).join(', ')}`);
+    const inputs = await Promise.all(
+      panels.map(async (panel) => ({
+        datasources,
+        exemplars: await promExemplars(urls.prometheus, panel.query, startedAt, Date.now() / 1000),
+        refId: panel.refId,
+        query: panel.query,
+      })),
+    );
+    const answers = await runGrafanaExemplarHarness(inputs);
+    const followed: Exemplar[] = [];
+    for (const [i, panel] of panels.entries()) {
+      const links = toExemplarLinks(inputs[i]!, answers[i]!);
+      assert.ok(links.length >= MIN_GRAFANA_LINKS, `${panel.panelTitle}: only ${links.length} exemplars`);
+      assertExemplarsLinkToTempo(links, datasources);
+      // What a click opens: Explore on that Tempo uid with the trace id as its query and, where the
+      // exemplar names one, the span selected (panelsState.trace.spanId).
+      for (const exemplar of links) {
+        const [link] = exemplar.links;
+        followed.push({
+          traceId: link!.query!.query!,
+          spanId: link!.spanId ?? '',
+          service: exemplar.seriesLabels.job ?? exemplar.seriesLabels.service ?? '',
+          spanKind: exemplar.seriesLabels.span_kind ?? 'SPAN_KIND_SERVER',
+          value: 0,
+          timestamp: 0,
+        });
+      }
+      figures[`Grafana links: ${panel.panelTitle}`] =
+        `${links.length} exemplars, each one "${links[0]!.links[0]!.title}" link to ${links[0]!.links[0]!.datasourceUid}`;
+    }
+    // Tempo's span metrics name no span: their traces must hold a span of the series' service and kind.
+    const result = await resolveExemplars(urls.tempo, followed, { allowMissingSpanId: true });
+    figures['Grafana links followed to Tempo'] = describeResolvability(result);
+    assertEveryExemplarResolves(result, MIN_GRAFANA_LINKS * panels.length);
+    assert.ok(followed.filter((e) => e.spanId).length >= MIN_GRAFANA_LINKS, "the services' exemplars should open their trace with their span selected");
   });
 
   test('every exemplar label Grafana is provisioned for appears on real exemplars', async () => {

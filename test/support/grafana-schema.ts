@@ -18,7 +18,7 @@
 //
 // A diagnostic is mapped back from its offset in the generated module to the JSON path it concerns.
 //
-// What the package (13.2.0) does not cover, so what stays unchecked beyond the dashboard model:
+// What the package (13.2.1) does not cover, so what stays unchecked beyond the dashboard model:
 // - Query types for prometheus and tempo (nor loki): their targets are checked against the common
 //   DataQuery only; expr, legendFormat, exemplar, range, instant, editorMode, query, limit, spss,
 //   tableType are open keys (see DATASOURCE_QUERY_TYPES).
@@ -68,7 +68,7 @@ const PANEL_PLUGIN_IDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The query type of each data source plugin the package has one for, by plugin id. 13.2.0 ships
+ * The query type of each data source plugin the package has one for, by plugin id. 13.2.1 ships
  * dataquery types only for azuremonitor, googlecloudmonitoring and cloudwatch (and cloudwatch has no
  * single query type, only one per query mode). There is none for prometheus, tempo or loki: their
  * targets are checked against the common DataQuery (refId, hide, queryType, datasource), their
