@@ -4,56 +4,14 @@
 // read. native/stack.ts starts and stops them.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { gatewayPorts, ports, portUses, type PortUse } from './stack-ports.ts';
 import { findTool, repoRoot, toolPath } from './tools.ts';
+
+export { ports };
 
 /** Where the stack keeps its logs, data and pid files: STACK_DIR, so that two stacks can run side by side. */
 export const stateDir = process.env.STACK_DIR ? resolve(process.env.STACK_DIR) : join(repoRoot, '.stack');
 export const dataDir = join(stateDir, 'data');
-
-/**
- * The native port plan: compose's ports, except Tempo's OTLP ports, which the Collector owns here.
- * Each moves with its environment variable (a second stack beside the first, a port taken by
- * something else); the README lists them.
- */
-const PORT_PLAN = {
-  order: ['ORDER_PORT', 8080],
-  inventory: ['INVENTORY_PORT', 8081],
-  pricing: ['PRICING_PORT', 8082],
-  collectorGrpc: ['OTELCOL_OTLP_GRPC_PORT', 4317],
-  collectorHttp: ['OTELCOL_OTLP_HTTP_PORT', 4318],
-  collectorHealth: ['OTELCOL_HEALTH_PORT', 13133],
-  collectorMetrics: ['OTELCOL_METRICS_PORT', 8888],
-  tempoHttp: ['TEMPO_HTTP_PORT', 3200],
-  tempoGrpc: ['TEMPO_GRPC_PORT', 9095],
-  tempoOtlpGrpc: ['TEMPO_OTLP_GRPC_PORT', 4417],
-  tempoOtlpHttp: ['TEMPO_OTLP_HTTP_PORT', 4418],
-  prometheus: ['PROMETHEUS_PORT', 9090],
-  k6Api: ['K6_API_PORT', 6565],
-} as const satisfies Record<string, readonly [string, number]>;
-
-export type PortName = keyof typeof PORT_PLAN;
-
-function portFromEnv(variable: string, fallback: number): number {
-  const raw = process.env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${variable} must be a port number from 1 to 65535, got ${JSON.stringify(raw)}`);
-  return port;
-}
-
-export const ports = Object.fromEntries(Object.entries(PORT_PLAN).map(([name, [variable, fallback]]) => [name, portFromEnv(variable, fallback)])) as Record<
-  PortName,
-  number
->;
-
-/** The environment variable that moves a port. */
-export const portVariable = (name: PortName): string => PORT_PLAN[name][0];
-
-/** Every port variable with its default, for the README's list and the tests. */
-export const PORT_VARIABLES: ReadonlyArray<{ variable: string; fallback: number }> = Object.values(PORT_PLAN).map(([variable, fallback]) => ({
-  variable,
-  fallback,
-}));
 
 export const urls = {
   order: `http://127.0.0.1:${ports.order}`,
@@ -92,7 +50,7 @@ export interface Component {
   /** A URL that answers 2xx once the component is ready. */
   readyUrl: string;
   /** The ports it listens on (all must be free before the stack starts). */
-  ports: PortName[];
+  ports: PortUse[];
   /** A service's: the arguments that fill its compile cache (with COMPILE_CACHE_PRIMER_ENV), run before it starts. */
   primerArgs?: string[];
 }
@@ -106,6 +64,11 @@ export interface ComponentOptions {
   traffic?: boolean;
   /** Extra environment for the Collector, e.g. a lower OTELCOL_MEMORY_LIMIT_MIB for an overload test. */
   collectorEnv?: Record<string, string>;
+  /**
+   * The scale-out profile, over the sampling profile: the Collector becomes the agent tier
+   * (otel-collector/agent.yaml), routing spans by trace id to this many gateways (gateway.yaml).
+   */
+  gateways?: number;
 }
 
 /** The Collector's memory limit natively: what compose's 512M container gives it (80 %). */
@@ -133,12 +96,27 @@ export function components(options: ComponentOptions = {}): Component[] {
       args: [...flags, main],
       env: { ...serviceEnv, NODE_COMPILE_CACHE: compileCacheDir, PORT: String(ports[name]), ...env },
       readyUrl: `${urls[name]}/healthz`,
-      ports: [name],
+      ports: portUses(name),
       primerArgs: [...flags, '--import', '@spike-to-trace/shared/prime-compile-cache.ts', main],
     };
   };
   const collectorMemoryLimitMiB = options.collectorEnv?.OTELCOL_MEMORY_LIMIT_MIB ?? String(NATIVE_COLLECTOR_MEMORY_LIMIT_MIB);
-  const collectorConfigs = ['otel-collector/config.yaml', ...(options.sampling ? ['otel-collector/sampling.yaml'] : [])];
+  const gateways = options.gateways ?? 0;
+  const sampling = options.sampling || gateways > 0;
+  const collectorConfigs = ['otel-collector/config.yaml', ...(gateways > 0 ? ['otel-collector/agent.yaml'] : sampling ? ['otel-collector/sampling.yaml'] : [])];
+  /** A Collector's environment: its own addresses, the backends', and its memory limit. */
+  const collectorEnv = (listen: { grpc: number; http: number; health: number; metrics: number }) => ({
+    OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${listen.grpc}`,
+    OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${listen.http}`,
+    OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${listen.health}`,
+    OTELCOL_METRICS_HOST: '127.0.0.1',
+    OTELCOL_METRICS_PORT: String(listen.metrics),
+    TEMPO_OTLP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
+    PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
+    OTELCOL_MEMORY_LIMIT_MIB: String(collectorMemoryLimitMiB),
+    // As in compose: Go's garbage collector works harder as the heap nears the limit.
+    GOMEMLIMIT: `${collectorMemoryLimitMiB}MiB`,
+  });
   const list: Component[] = [
     {
       name: 'prometheus',
@@ -151,7 +129,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         '--web.enable-remote-write-receiver',
       ],
       readyUrl: `${urls.prometheus}/-/ready`,
-      ports: ['prometheus'],
+      ports: portUses('prometheus'),
     },
   ];
   if (tempoAvailable()) {
@@ -167,32 +145,37 @@ export function components(options: ComponentOptions = {}): Component[] {
         TEMPO_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpHttp}`,
         TEMPO_DATA_DIR: join(dataDir, 'tempo'),
         PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
-        ...(options.sampling ? { TEMPO_METRICS_GENERATOR_PROCESSORS: '[]' } : {}),
+        ...(sampling ? { TEMPO_METRICS_GENERATOR_PROCESSORS: '[]' } : {}),
       },
       readyUrl: `${urls.tempo}/ready`,
-      ports: ['tempoHttp', 'tempoGrpc', 'tempoOtlpGrpc', 'tempoOtlpHttp'],
+      ports: portUses('tempoHttp', 'tempoGrpc', 'tempoOtlpGrpc', 'tempoOtlpHttp'),
     });
   }
+  for (let i = 1; i <= gateways; i++) {
+    const gateway = gatewayPorts(i);
+    list.push({
+      name: `otel-gateway-${i}`,
+      command: toolPath('otelcol'),
+      args: ['config.yaml', 'sampling.yaml', 'gateway.yaml'].map((file) => `--config=${join(repoRoot, 'otel-collector', file)}`),
+      // HOSTNAME names the replica on the series it writes (gateway.yaml), as a container's does.
+      env: { ...collectorEnv(gateway), HOSTNAME: `otel-gateway-${i}` },
+      readyUrl: `http://127.0.0.1:${gateway.health}/`,
+      ports: Object.values(gateway).map((port) => ({ port, variable: 'OTELCOL_GATEWAY_PORT_BASE' })),
+    });
+  }
+  const gatewayHosts = Array.from({ length: gateways }, (_, i) => `127.0.0.1:${gatewayPorts(i + 1).grpc}`);
   list.push(
     {
       name: 'otel-collector',
       command: toolPath('otelcol'),
       args: collectorConfigs.map((file) => `--config=${join(repoRoot, file)}`),
       env: {
-        OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.collectorGrpc}`,
-        OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.collectorHttp}`,
-        OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.collectorHealth}`,
-        OTELCOL_METRICS_HOST: '127.0.0.1',
-        OTELCOL_METRICS_PORT: String(ports.collectorMetrics),
-        TEMPO_OTLP_ENDPOINT: `127.0.0.1:${ports.tempoOtlpGrpc}`,
-        PROMETHEUS_REMOTE_WRITE_URL: `${urls.prometheus}/api/v1/write`,
-        OTELCOL_MEMORY_LIMIT_MIB: String(collectorMemoryLimitMiB),
-        // As in compose: Go's garbage collector works harder as the heap nears the limit.
-        GOMEMLIMIT: `${collectorMemoryLimitMiB}MiB`,
+        ...collectorEnv({ grpc: ports.collectorGrpc, http: ports.collectorHttp, health: ports.collectorHealth, metrics: ports.collectorMetrics }),
+        ...(gateways > 0 ? { OTELCOL_GATEWAY_RESOLVER: `{static: {hostnames: [${gatewayHosts.join(', ')}]}}` } : {}),
         ...options.collectorEnv,
       },
       readyUrl: `${urls.collectorHealth}/`,
-      ports: ['collectorGrpc', 'collectorHttp', 'collectorHealth', 'collectorMetrics'],
+      ports: portUses('collectorGrpc', 'collectorHttp', 'collectorHealth', 'collectorMetrics'),
     },
     service('pricing'),
     service('inventory'),
@@ -214,7 +197,7 @@ export function components(options: ComponentOptions = {}): Component[] {
         OTEL_EXPORTER_OTLP_ENDPOINT: urls.collectorOtlpHttp,
       },
       readyUrl: `http://127.0.0.1:${ports.k6Api}/v1/status`,
-      ports: ['k6Api'],
+      ports: portUses('k6Api'),
     });
   }
   return list;

@@ -2,10 +2,12 @@
 // native/stack-components.ts): Prometheus, Tempo, the Collector and the three services, started in
 // the background from the binaries that `npm run tools` built, and optionally k6's background load.
 //
-//   node native/stack.ts up [--sampling] [--traffic] | down | status
+//   node native/stack.ts up [--sampling] [--gateways N] [--traffic] | down | status
 //
 //   --sampling   the sampling profile: otel-collector/sampling.yaml over config.yaml (tail sampling
 //                that keeps every trace an exemplar points at), Tempo's metrics-generator off
+//   --gateways N the scale-out profile, over the sampling profile: the Collector as the agent tier
+//                (agent.yaml), routing spans by trace id to N gateways (gateway.yaml)
 //   --traffic    k6's background scenario, the light traffic docker compose sends from the start
 //
 // State lives in .stack/ (STACK_DIR moves it): logs/<component>.log, pids/<component>.pid,
@@ -176,8 +178,10 @@ async function waitUntilReady(component: Component, logFile: string, timeoutMs =
 export async function stackDown(options: { log?: (line: string) => void } = {}): Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
   if (!existsSync(pidDir)) return;
-  const order = ['k6', 'order', 'inventory', 'pricing', 'otel-collector', 'tempo', 'prometheus'];
-  const files = readdirSync(pidDir).sort((a, b) => order.indexOf(a.replace('.pid', '')) - order.indexOf(b.replace('.pid', '')));
+  // Who sends before who receives: the agent before its gateways, so that it can flush to them.
+  const order = ['k6', 'order', 'inventory', 'pricing', 'otel-collector', 'otel-gateway', 'tempo', 'prometheus'];
+  const rank = (file: string) => order.indexOf(file.replace(/\.pid$/, '').replace(/^otel-gateway-\d+$/, 'otel-gateway'));
+  const files = readdirSync(pidDir).sort((a, b) => rank(a) - rank(b));
   for (const file of files) {
     const name = file.replace(/\.pid$/, '');
     const pid = Number(readFileSync(join(pidDir, file), 'utf8'));
@@ -223,22 +227,44 @@ function tail(file: string, lines = 20): string {
   }
 }
 
+const USAGE = 'usage: node native/stack.ts up [--sampling] [--gateways N] [--traffic] | down | status';
+/** The most gateways the scale-out profile starts natively (each takes some 60-100 MiB). */
+const MAX_GATEWAYS = 8;
+
+/** `up`'s flags; a UsageError for anything else. */
+function upOptions(flags: string[]): { sampling: boolean; traffic: boolean; gateways: number } {
+  const options = { sampling: false, traffic: false, gateways: 0 };
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i];
+    if (flag === '--sampling') options.sampling = true;
+    else if (flag === '--traffic') options.traffic = true;
+    else if (flag === '--gateways') {
+      const value = Number(flags[++i]);
+      if (!Number.isInteger(value) || value < 1 || value > MAX_GATEWAYS)
+        throw new UsageError(`--gateways needs a number from 1 to ${MAX_GATEWAYS}, got ${flags[i] ?? 'nothing'}`);
+      options.gateways = value;
+    } else throw new UsageError(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+class UsageError extends Error {}
+
 if (import.meta.main) {
   const [command, ...flags] = process.argv.slice(2);
-  const unknown = flags.filter((flag) => flag !== '--sampling' && flag !== '--traffic');
   try {
-    if (command === 'up' && unknown.length === 0) {
-      const sampling = flags.includes('--sampling');
-      const traffic = flags.includes('--traffic');
-      await stackUp({ fresh: false, sampling, traffic });
+    if (command === 'up') {
+      const { sampling, traffic, gateways } = upOptions(flags);
+      await stackUp({ fresh: false, sampling, traffic, gateways });
+      const profile = gateways > 0 ? ` with the scale-out profile (${gateways} gateways)` : sampling ? ' with the sampling profile' : '';
       console.log(`
-The native stack is up${sampling ? ' with the sampling profile' : ''} (logs in ${relative(process.cwd(), logDir) || '.'}/):
+The native stack is up${profile} (logs in ${relative(process.cwd(), logDir) || '.'}/):
   order        ${urls.order}/orders/42
   inventory    ${urls.inventory}/admin/slow-path
   pricing      ${urls.pricing}/price/42
   Prometheus   ${urls.prometheus} (web UI and API)
   Tempo        ${tempoAvailable() ? `${urls.tempo}/api/search (the latest traces; API only: Grafana is the UI, in docker compose)` : '(not available natively)'}
-  Collector    OTLP gRPC 127.0.0.1:${ports.collectorGrpc}, HTTP 127.0.0.1:${ports.collectorHttp}
+  Collector    OTLP gRPC 127.0.0.1:${ports.collectorGrpc}, HTTP 127.0.0.1:${ports.collectorHttp}${gateways > 0 ? ` (the agent, routing by trace id to ${gateways} gateways)` : ''}
   Traffic      ${traffic ? 'k6 background scenario (5 req/s)' : 'none: npm run load -- steady, or stack:up -- --traffic'}
 Stop it with: npm run stack:down`);
     } else if (command === 'down' && flags.length === 0) {
@@ -247,11 +273,15 @@ Stop it with: npm run stack:down`);
       const running = runningComponents();
       console.log(running.length ? `running: ${running.join(', ')}` : 'the native stack is not running');
     } else {
-      console.error('usage: node native/stack.ts up [--sampling] [--traffic] | down | status');
-      process.exitCode = 2;
+      throw new UsageError('');
     }
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
+    if (error instanceof UsageError) {
+      console.error(`${error.message ? `${error.message}\n` : ''}${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    }
   }
 }

@@ -11,11 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { assertEveryExemplarResolves, describeResolvability, exemplarsOf, resolveExemplars, type Exemplar } from '../native/exemplar-resolvability.ts';
+import { missingSpans, totalOf } from './support/trace-shapes.ts';
 import { promExemplars, promQuery, tempoTrace } from '../native/stack-apis.ts';
 import { repoRoot } from '../native/tools.ts';
 import {
   composer,
   containers,
+  SCALE_OUT_FILES,
   docker,
   dockerMissing,
   PROJECT,
@@ -31,6 +33,10 @@ const PROMETHEUS = 'http://127.0.0.1:9090';
 const TEMPO = 'http://127.0.0.1:3200';
 const HISTOGRAM = 'http_request_duration_seconds_bucket';
 const EXEMPLARS_RESUME_MAX_MS = 30_000;
+/** Orders per second the test sends itself in the scale-out test, every 5th to the error path. */
+const OWN_LOAD_RATE = 20;
+/** A new gateway replica shows in the span metrics within: DNS asked every 5 s, span metrics flushed every 15 s, and slack. */
+const NEW_REPLICA_SHARE_MAX_MS = 45_000;
 
 const missing = await dockerMissing();
 if (missing && process.env.REQUIRE_DOCKER === '1') throw new Error(`REQUIRE_DOCKER=1, but ${missing}`);
@@ -65,6 +71,39 @@ async function firstResolvableExemplar(since: number, timeoutMs: number): Promis
     timeoutMs,
     1000,
   );
+}
+
+/** Order's requests counted by each gateway replica's span metrics (one per trace), by replica. */
+async function ordersPerReplica(): Promise<Map<string, number>> {
+  const { result } = await promQuery(PROMETHEUS, 'sum by (replica) (traces_spanmetrics_calls_total{service="order", span_kind="SPAN_KIND_SERVER"})');
+  return new Map(result.filter((sample) => sample.metric.replica).map((sample) => [sample.metric.replica!, Number(sample.value[1])]));
+}
+
+/** The test's own orders at `rate` per second until stop(), every 5th to the error path; the error ones it sent, with their trace ids. */
+function ownLoad(rate: number): { stop: () => Promise<{ sent: Array<{ traceId: string; at: number }> }> } {
+  const sent: Array<{ traceId: string; at: number }> = [];
+  const inFlight = new Set<Promise<void>>();
+  let n = 0;
+  const timer = setInterval(() => {
+    const error = n++ % 5 === 0;
+    const { traceId, header } = newTraceparent();
+    const request = fetch(`${ORDER}/orders/${error ? 10_000 + n : 1 + (n % 9999)}`, { headers: { traceparent: header }, signal: AbortSignal.timeout(10_000) })
+      .then((response) => response.arrayBuffer())
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => inFlight.delete(request));
+    inFlight.add(request);
+    if (error) sent.push({ traceId, at: Date.now() });
+  }, 1000 / rate);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      return { sent };
+    },
+  };
 }
 
 describe(`docker compose up (${useStandins ? 'stand-in images' : 'upstream images'}, all but Grafana)`, { skip: missing, timeout: 20 * 60_000 }, () => {
@@ -186,6 +225,68 @@ describe(`docker compose up (${useStandins ? 'stand-in images' : 'upstream image
     assert.ok(resumedAt - startedAt <= EXEMPLARS_RESUME_MAX_MS, `exemplars resumed ${resumedAt - startedAt} ms after the Collector started`);
   });
 
+  test('the scale-out profile: two gateways share whole traces; --scale to 3 under load gives the third its share within seconds', async () => {
+    // The same project with the sampling and scale-out files over it: compose recreates the
+    // Collector as the agent and Tempo without its generator, and adds two gateway replicas.
+    const scaleOut = composer(useStandins, SCALE_OUT_FILES);
+    figures['container memory, sum of peaks (default profile)'] = `${([...memory!.peaks.values()].reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(0)} MiB`;
+    const upAt = Date.now();
+    await scaleOut(['up', '-d', '--wait', '--wait-timeout', '300', ...services, 'otel-gateway'], 10 * 60_000);
+    const load = ownLoad(OWN_LOAD_RATE);
+    try {
+      const two = await eventually(
+        async () => {
+          const found = await ordersPerReplica();
+          return found.size === 2 && [...found.values()].every((n) => n > 0) ? found : undefined;
+        },
+        'span metrics from 2 gateway replicas',
+        120_000,
+        2000,
+      );
+      figures['scale-out: up to 2 replicas writing'] = `${((Date.now() - upAt) / 1000).toFixed(0)} s`;
+      const scaledAt = Date.now();
+      await scaleOut(['up', '-d', '--wait', '--no-recreate', '--scale', 'otel-gateway=3', ...services, 'otel-gateway'], 5 * 60_000);
+      const three = await eventually(
+        async () => {
+          const found = await ordersPerReplica();
+          return found.size === 3 && [...found.values()].every((n) => n > 0) ? found : undefined;
+        },
+        'span metrics from a third gateway replica',
+        NEW_REPLICA_SHARE_MAX_MS + 30_000,
+        1000,
+      );
+      const sharedAfterMs = Date.now() - scaledAt;
+      figures['scale-out: third replica counted'] = `${(sharedAfterMs / 1000).toFixed(0)} s after --scale (DNS every 5 s, span metrics flushed every 15 s)`;
+      figures['scale-out: orders per replica'] = `${[...two.values()].join(' / ')} with 2; ${[...three.values()].join(' / ')} with 3`;
+      assert.ok(sharedAfterMs <= NEW_REPLICA_SHARE_MAX_MS, `the third replica's first span metrics came ${sharedAfterMs} ms after --scale`);
+      await sleep(20_000);
+      // The error orders sent across the reshuffle: the sampler keeps every error trace, so any
+      // that is not whole in Tempo was split between two gateways by the change.
+      const { sent } = await load.stop();
+      await sleep(25_000);
+      const acrossIt = sent.filter((order) => order.at >= scaledAt - 10_000 && order.at <= scaledAt + 20_000);
+      const split: string[] = [];
+      for (const { traceId } of acrossIt) {
+        const spans = (await tempoTrace(TEMPO, traceId).catch(() => undefined)) ?? [];
+        const counts = Object.fromEntries(
+          ['order', 'inventory', 'pricing'].map((service) => [service, spans.filter((span) => span.service === service).length]),
+        );
+        if (totalOf(missingSpans('error path', counts, { fromK6: false })) > 0) split.push(traceId);
+      }
+      figures['scale-out: error traces across the reshuffle'] = `${acrossIt.length - split.length} whole, ${split.length} split`;
+      assert.ok(acrossIt.length >= 20, `only ${acrossIt.length} error orders across the reshuffle`);
+      // After the change has settled, every exemplar leads to its span again.
+      const settled = await resolveExemplars(
+        TEMPO,
+        (await exemplarsSince(scaledAt + 30_000)).filter((e) => e.timestamp * 1000 <= Date.now() - 15_000),
+      );
+      figures['scale-out: exemplars after the reshuffle'] = describeResolvability(settled);
+      assertEveryExemplarResolves(settled, 20);
+    } finally {
+      await load.stop();
+    }
+  });
+
   test('the memory limits hold: each peak stays below its limit', async () => {
     await memory!.stop();
     const peaks = memory!.peaks;
@@ -197,7 +298,7 @@ describe(`docker compose up (${useStandins ? 'stand-in images' : 'upstream image
       assert.ok(container.memoryLimit > 0, `${container.service} has no memory limit`);
       assert.ok(peak > 0 && peak < container.memoryLimit, `${container.service} peaked at ${peak} bytes, limit ${container.memoryLimit}`);
     }
-    figures['container memory, sum of peaks'] = `${(total / 2 ** 20).toFixed(0)} MiB`;
+    figures['container memory, sum of peaks (with the scale-out phase)'] = `${(total / 2 ** 20).toFixed(0)} MiB`;
     figures['service image size (order)'] = `${(facts.find((c) => c.service === 'order')!.imageSize / 2 ** 20).toFixed(0)} MiB`;
   });
 

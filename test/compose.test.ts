@@ -222,26 +222,6 @@ describe('docker-compose.yml, resolved by compose-go', () => {
   });
 });
 
-describe('docker-compose.sampling.yml over docker-compose.yml, resolved by compose-go', () => {
-  test("the Collector runs sampling.yaml over config.yaml, both mounted from the repository; Tempo's generator is off", async () => {
-    const result = await run(requireTool('compose-check'), [repoRoot, 'docker-compose.yml', 'docker-compose.sampling.yml']);
-    assert.equal(result.code, 0, describeRun('compose-check with docker-compose.sampling.yml', result));
-    assert.equal(result.stderr, '');
-    const sampling = JSON.parse(result.stdout) as Project;
-    const collector = sampling.services['otel-collector']!;
-    assert.deepEqual(collector.command, ['--config=/etc/otelcol-contrib/config.yaml', '--config=/etc/otelcol-contrib/sampling.yaml']);
-    const mounts = Object.fromEntries((collector.volumes ?? []).map((v) => [v.target, path.relative(repoRoot, v.source ?? '')]));
-    assert.deepEqual(mounts, {
-      '/etc/otelcol-contrib/config.yaml': 'otel-collector/config.yaml',
-      '/etc/otelcol-contrib/sampling.yaml': 'otel-collector/sampling.yaml',
-    });
-    assert.equal(sampling.services.tempo!.environment?.TEMPO_METRICS_GENERATOR_PROCESSORS, '[]');
-    // Nothing else changes: the same services, images and ports as without the file.
-    assert.deepEqual(Object.keys(sampling.services).sort(), SERVICES);
-    for (const [name, service] of services()) assert.equal(sampling.services[name]!.image, service.image, `${name} image`);
-  });
-});
-
 describe('the Dockerfile the three services build from', () => {
   const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
   const stages = new Map(

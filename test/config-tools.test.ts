@@ -12,6 +12,16 @@ import { describeRun, findTool, pinnedVersions, repoRoot, requireTool, run, temp
 
 const COLLECTOR_CONFIG = 'otel-collector/config.yaml';
 const SAMPLING_OVERLAY = 'otel-collector/sampling.yaml';
+const AGENT_OVERLAY = 'otel-collector/agent.yaml';
+const GATEWAY_OVERLAY = 'otel-collector/gateway.yaml';
+/** Every Collector config file: the base and its overlays (sampling, and the scale-out profile's tiers). */
+const COLLECTOR_FILES = [COLLECTOR_CONFIG, SAMPLING_OVERLAY, AGENT_OVERLAY, GATEWAY_OVERLAY];
+/** The resolvers the agent is given, per place it runs (agent.yaml's header). */
+const RESOLVERS = {
+  native: '{static: {hostnames: [127.0.0.1:14327, 127.0.0.1:14337]}}',
+  compose: '{dns: {hostname: otel-gateway, port: "4317", interval: 5s}}',
+  kubernetes: '{k8s: {service: otel-gateway.demo, ports: [4317]}}',
+};
 const BUILDER_MANIFEST = 'otel-collector/builder-config.yaml';
 const COMPONENT_KINDS = ['receivers', 'processors', 'exporters', 'extensions', 'connectors'] as const;
 type Kind = (typeof COMPONENT_KINDS)[number];
@@ -81,6 +91,41 @@ describe('OpenTelemetry Collector', () => {
     assert.equal(sampling.code, 0, describeRun('otelcol validate with sampling.yaml', sampling));
   });
 
+  test("otelcol validate accepts the scale-out profile's agent with each resolver, and its gateway; the agent needs a resolver", async () => {
+    const otelcol = requireTool('otelcol');
+    for (const [where, resolver] of Object.entries(RESOLVERS)) {
+      const agent = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`, `--config=${AGENT_OVERLAY}`], {
+        env: { ...process.env, OTELCOL_GATEWAY_RESOLVER: resolver },
+      });
+      assert.equal(agent.code, 0, describeRun(`otelcol validate agent.yaml (${where} resolver)`, agent));
+    }
+    const withoutResolver = await run(otelcol, ['validate', `--config=${COLLECTOR_CONFIG}`, `--config=${AGENT_OVERLAY}`], {
+      env: { ...process.env, OTELCOL_GATEWAY_RESOLVER: '' },
+    });
+    assert.notEqual(withoutResolver.code, 0, describeRun('otelcol validate agent.yaml without OTELCOL_GATEWAY_RESOLVER', withoutResolver));
+    const gateway = await run(otelcol, ['validate', ...[COLLECTOR_CONFIG, SAMPLING_OVERLAY, GATEWAY_OVERLAY].map((f) => `--config=${f}`)], {
+      env: { ...process.env, HOSTNAME: 'otel-gateway-1' },
+    });
+    assert.equal(gateway.code, 0, describeRun('otelcol validate gateway.yaml over sampling.yaml', gateway));
+  });
+
+  test("the scale-out overlays: the agent sends traces by trace id and keeps the metrics' way; the gateway labels its series with its replica", async () => {
+    const otelcol = requireTool('otelcol');
+    const printed = async (files: string[], env: Record<string, string>) => {
+      const result = await run(otelcol, ['print-config', ...files.map((f) => `--config=${f}`)], { env: { ...process.env, ...env } });
+      assert.equal(result.code, 0, describeRun(`otelcol print-config ${files.join(' ')}`, result));
+      // biome-ignore lint/suspicious/noExplicitAny: the printed configuration is walked loosely
+      return parseYaml(result.stdout) as Record<string, any>;
+    };
+    const agent = await printed([COLLECTOR_CONFIG, AGENT_OVERLAY], { OTELCOL_GATEWAY_RESOLVER: RESOLVERS.native });
+    assert.deepEqual(agent.service.pipelines.traces.exporters, ['load_balancing']);
+    assert.equal(agent.exporters.load_balancing.routing_key, 'traceID');
+    assert.deepEqual(agent.service.pipelines.metrics.exporters, ['prometheus_remote_write', 'debug'], "the services' metrics go straight to Prometheus");
+    const gateway = await printed([COLLECTOR_CONFIG, SAMPLING_OVERLAY, GATEWAY_OVERLAY], { HOSTNAME: 'otel-gateway-7' });
+    assert.deepEqual(gateway.exporters.prometheus_remote_write.external_labels, { replica: 'otel-gateway-7' });
+    assert.deepEqual(gateway.service.pipelines.traces.processors, ['memory_limiter', 'tail_sampling', 'batch']);
+  });
+
   test('the sampling overlay only adds: it keeps every pipeline of config.yaml and its exporters', async () => {
     const otelcol = requireTool('otelcol');
     // print-config shows the merged configuration the Collector would run.
@@ -131,10 +176,10 @@ describe('OpenTelemetry Collector', () => {
     }
   });
 
-  test('the builder manifest lists exactly the components config.yaml and sampling.yaml use', async () => {
+  test('the builder manifest lists exactly the components config.yaml and its overlays use', async () => {
     const otelcol = requireTool('otelcol');
     const used = emptyKinds();
-    for (const file of [COLLECTOR_CONFIG, SAMPLING_OVERLAY]) {
+    for (const file of COLLECTOR_FILES) {
       const types = configComponentTypes(read(file));
       for (const kind of COMPONENT_KINDS) for (const type of types[kind]) used[kind].add(type);
     }
@@ -154,11 +199,11 @@ describe('OpenTelemetry Collector', () => {
       assert.deepEqual(
         sorted(built[kind].keys()),
         sorted(used[kind]),
-        `${BUILDER_MANIFEST} should list exactly the ${kind} that ${COLLECTOR_CONFIG} and ${SAMPLING_OVERLAY} define`,
+        `${BUILDER_MANIFEST} should list exactly the ${kind} that ${COLLECTOR_FILES.join(', ')} define`,
       );
     }
     // Sanity check of the parsing: the pipelines' components are all there.
-    assert.deepEqual(sorted(used.exporters), ['debug', 'otlp_grpc', 'prometheus_remote_write']);
+    assert.deepEqual(sorted(used.exporters), ['debug', 'load_balancing', 'otlp_grpc', 'prometheus_remote_write']);
   });
 });
 

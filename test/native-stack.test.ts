@@ -16,8 +16,8 @@ import { newTraceparent } from '../loadgen/lib/traceparent.js';
 import { eventually } from '../native/eventually.ts';
 import { tempoTrace } from '../native/stack-apis.ts';
 import { isAlive } from '../native/stack.ts';
-import { PORT_VARIABLES, type Component } from '../native/stack-components.ts';
-import { answersItself } from '../native/stack-ports.ts';
+import type { Component } from '../native/stack-components.ts';
+import { answersItself, PORT_VARIABLES } from '../native/stack-ports.ts';
 import { repoRoot, run, tempoSkipReason, type RunResult } from '../native/tools.ts';
 
 /** A stack's environment: its own state directory and every port moved by `offset`. */

@@ -44,9 +44,17 @@ export async function standinsPresent(): Promise<boolean> {
   return found.code === 0;
 }
 
-/** `docker compose` for the test project, with the override when the stand-ins are used. */
-export function composer(useStandins: boolean) {
-  const files = ['docker-compose.yml', ...(useStandins ? [STANDIN_OVERRIDE] : [])].flatMap((file) => ['-f', file]);
+/** The compose files of the scale-out profile, over the sampling profile's. */
+export const SCALE_OUT_FILES = ['docker-compose.sampling.yml', 'docker-compose.scale-out.yml'];
+const STANDIN_SCALE_OUT_OVERRIDE = 'native/standins/compose.scale-out.yaml';
+
+/**
+ * `docker compose` for the test project, with a profile's files over docker-compose.yml, and the
+ * stand-in overrides when the stand-ins are used.
+ */
+export function composer(useStandins: boolean, profileFiles: string[] = []) {
+  const standins = useStandins ? [STANDIN_OVERRIDE, ...(profileFiles.includes('docker-compose.scale-out.yml') ? [STANDIN_SCALE_OUT_OVERRIDE] : [])] : [];
+  const files = ['docker-compose.yml', ...profileFiles, ...standins].flatMap((file) => ['-f', file]);
   return (args: string[], timeoutMs = 120_000) => docker(['compose', '-p', PROJECT, ...files, ...args], timeoutMs);
 }
 
