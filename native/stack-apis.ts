@@ -120,6 +120,38 @@ export async function tempoSearch(tempo: string, traceql: string, start: number,
   }));
 }
 
+/**
+ * GET /api/search with a TraceQL span filter over [start, end] (Unix seconds): for every trace with a
+ * matching span, how many of its spans match (the spanset's `matched`, exact however few spans the
+ * answer lists). One search counts what thousands of trace lookups would, with one caveat: of a
+ * trace Tempo holds in fragments (in two blocks, say, around a restart), it gives the largest
+ * fragment's count, not their sum (pkg/traceql/combine.go), so a count may be low, never high.
+ */
+export async function tempoMatchedSpans(tempo: string, traceql: string, start: number, end: number): Promise<Map<string, number>> {
+  const params = new URLSearchParams({
+    q: traceql,
+    start: String(Math.floor(start)),
+    end: String(Math.ceil(end)),
+    limit: String(MATCHED_SPANS_LIMIT),
+    spss: '1',
+  });
+  const response = await fetch(`${tempo}/api/search?${params}`, { signal: AbortSignal.timeout(60_000) });
+  if (!response.ok) throw new Error(`Tempo /api/search ${traceql}: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { traces?: Array<{ traceID: string; spanSets?: Array<{ matched?: number }>; spanSet?: { matched?: number } }> };
+  const traces = body.traces ?? [];
+  // A full answer may have left traces out: the caller's window is too wide to count this way.
+  if (traces.length >= MATCHED_SPANS_LIMIT) throw new Error(`Tempo /api/search ${traceql}: ${traces.length} traces, the limit; narrow the window`);
+  return new Map(
+    traces.map((hit) => [
+      hit.traceID.padStart(32, '0'),
+      (hit.spanSets ?? (hit.spanSet ? [hit.spanSet] : [])).reduce((sum, set) => sum + (set.matched ?? 0), 0),
+    ]),
+  );
+}
+
+/** Traces one search may list: below Tempo's own cap (max_result_limit, 262,144 by default). */
+const MATCHED_SPANS_LIMIT = 100_000;
+
 // ------------------------------------------------------------------------------------------------
 // The demo's questions (demo/): the services' p99 and traffic, their slowest exemplars, and whether
 // a trace shows inventory's N+1.

@@ -78,8 +78,8 @@ describe('the sampling profile end to end', { skip: tempoSkipReason(), timeout: 
     assert.ok(slow >= MIN_SLOW_OR_ERROR && errors >= MIN_SLOW_OR_ERROR, `too few slow (${slow}) or error (${errors}) requests`);
     // Whole: every span the services define for its kind of order (trace-shapes.ts), k6's root included.
     const incomplete = async () => {
-      const counts = await spanCountsOf(wanted.map((t) => t.traceId));
-      return wanted.filter((t) => totalOf(missingSpans(kindOf(t), counts.get(t.traceId) ?? {}, { fromK6: t.fromK6 })) > 0);
+      const counts = await spanCountsOf(wanted, { start: startedAt - 60, end: Date.now() / 1000 + 60 });
+      return wanted.filter((t) => totalOf(missingSpans(kindOf(t, counts.get(t.traceId)), counts.get(t.traceId)?.spans ?? {}, { fromK6: t.fromK6 })) > 0);
     };
     const missing = await eventually(
       async () => {

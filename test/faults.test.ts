@@ -140,7 +140,7 @@ async function underLoad(fault: () => Promise<void> = async () => {}): Promise<W
   if (k6.status === 'rejected') throw k6.reason;
   const counted = (await orderRequestsCountedAfter(Date.now() / 1000 + 1)) - before - (probes - probesBefore);
   await waitUntilSpansDelivered();
-  const counts = await spanCountsOf(k6.value.traces.map((trace) => trace.traceId));
+  const counts = await spanCountsOf(k6.value.traces, { start: startedAt - 5, end: Date.now() / 1000 + 5 });
   const exemplars = await exemplarResolvability(urls.prometheus, urls.tempo, startedAt, Date.now() / 1000, { waitMs: 10_000 });
   return { k6: k6.value, counted, loss: spanLoss(k6.value.traces, counts), exemplars, peakRssMiB };
 }

@@ -3,7 +3,7 @@
 // tests (test/faults.test.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../native/eventually.ts';
-import { REQUEST_DURATION_HISTOGRAM, promQuery, scrapeSum, tempoTrace } from '../../native/stack-apis.ts';
+import { REQUEST_DURATION_HISTOGRAM, promQuery, scrapeSum, tempoMatchedSpans, tempoTrace } from '../../native/stack-apis.ts';
 import { componentPids, urls } from '../../native/stack.ts';
 import { rssMiB } from '../bench/proc.ts';
 import { expectedShape, missingSpans, totalOf, type OrderKind, type SpanCounts } from './trace-shapes.ts';
@@ -11,35 +11,77 @@ import type { KnownTrace } from './traffic.ts';
 
 export { totalOf, type SpanCounts };
 
+/** The services whose spans a complete order trace holds (trace-shapes.ts). */
+const TRACED_SERVICES = ['k6', 'order', 'inventory', 'pricing'];
+
+/** What Tempo holds of one trace. */
+export interface TraceFound {
+  /** Its spans per service. */
+  spans: SpanCounts;
+  /**
+   * The path inventory's get-stock span says it took (its `inventory.slow_path`), undefined if that
+   * span is not found. The shape to expect follows it: k6's duration alone misjudges a normal order
+   * that waited in a queue on a loaded machine for one on the slow path.
+   */
+  slowPath?: boolean;
+}
+
 /**
- * Each trace's spans per service, as Tempo returns them (an absent trace counts no spans). The traces
- * not found are asked again once after `retryAfterMs`, for spans still on their way.
+ * What Tempo holds of each trace, for traces whose spans started in [start, end] (Unix s). First one
+ * TraceQL search per service and one per inventory path (tempoMatchedSpans): 5,000 lookups took
+ * 45 s, the searches under 2 s. A search undercounts a trace Tempo holds in fragments (one part in a
+ * block, the rest in another after a restart: Tempo keeps the largest fragment's count, not the
+ * sum), so every trace the searches find incomplete is then looked up by id, which merges the
+ * fragments: the counts are the lookups', with lookups only where they can differ. An absent trace
+ * counts no spans; if any trace is incomplete, it is asked again once after `retryAfterMs`, for
+ * spans still on their way.
  */
-export async function spanCountsOf(traceIds: readonly string[], retryAfterMs = 5000): Promise<Map<string, SpanCounts>> {
-  const counts = new Map<string, SpanCounts>();
+export async function spanCountsOf(
+  traces: readonly KnownTrace[],
+  window: { start: number; end: number },
+  retryAfterMs = 5000,
+): Promise<Map<string, TraceFound>> {
+  const matching = (traceql: string) => tempoMatchedSpans(urls.tempo, traceql, window.start, window.end);
+  const found = new Map<string, TraceFound>(traces.map((trace) => [trace.traceId, { spans: {} }]));
+  for (const service of TRACED_SERVICES) {
+    const matched = await matching(`{ resource.service.name = "${service}" }`);
+    for (const [id, trace] of found) {
+      const n = matched.get(id);
+      if (n) trace.spans[service] = n;
+    }
+  }
+  for (const slowPath of [true, false]) {
+    const matched = await matching(`{ resource.service.name = "inventory" && span.inventory.slow_path = ${slowPath} }`);
+    for (const [id, trace] of found) if (matched.has(id)) trace.slowPath = slowPath;
+  }
+  const incomplete = () =>
+    traces.filter((trace) => totalOf(missingSpans(kindOf(trace, found.get(trace.traceId)), found.get(trace.traceId)!.spans, { fromK6: trace.fromK6 })) > 0);
   const lookUp = async (ids: readonly string[]) => {
     for (let i = 0; i < ids.length; i += 32) {
       await Promise.all(
         ids.slice(i, i + 32).map(async (id) => {
-          const spans = (await tempoTrace(urls.tempo, id).catch(() => undefined)) ?? [];
-          const perService: SpanCounts = {};
-          for (const span of spans) perService[span.service] = (perService[span.service] ?? 0) + 1;
-          counts.set(id, perService);
+          const spans: SpanCounts = {};
+          for (const span of (await tempoTrace(urls.tempo, id)) ?? []) spans[span.service] = (spans[span.service] ?? 0) + 1;
+          found.get(id)!.spans = spans;
         }),
       );
     }
   };
-  await lookUp(traceIds);
-  const missing = traceIds.filter((id) => Object.keys(counts.get(id) ?? {}).length === 0);
-  if (missing.length > 0) {
+  await lookUp(incomplete().map((trace) => trace.traceId));
+  const left = incomplete();
+  if (left.length > 0) {
     await sleep(retryAfterMs);
-    await lookUp(missing);
+    await lookUp(left.map((trace) => trace.traceId));
   }
-  return counts;
+  return found;
 }
 
-/** The kind of order a known request was, as the trace shapes name them. */
-export const kindOf = (trace: KnownTrace): OrderKind => (trace.error ? 'error path' : trace.slow ? 'slow path' : 'normal');
+/**
+ * The kind of order a known request was, as the trace shapes name them: the path inventory's span
+ * says it took, or, where that span is missing, whether k6 waited longer than its slow threshold.
+ */
+export const kindOf = (trace: KnownTrace, found?: TraceFound): OrderKind =>
+  trace.error ? 'error path' : (found?.slowPath ?? trace.slow) ? 'slow path' : 'normal';
 
 export interface SpanLoss {
   /** Spans missing, per service. */
@@ -56,13 +98,13 @@ export interface SpanLoss {
  * Compares each trace with the complete shape of its kind of order, as the services define it
  * (trace-shapes.ts), never with shapes read from the traces themselves.
  */
-export function spanLoss(traces: readonly KnownTrace[], counts: Map<string, SpanCounts>): SpanLoss {
+export function spanLoss(traces: readonly KnownTrace[], counts: Map<string, TraceFound>): SpanLoss {
   const loss: SpanLoss = { lost: {}, incompleteTraces: 0, expected: 0, traces: traces.length };
   for (const trace of traces) {
-    const found = counts.get(trace.traceId) ?? {};
+    const found = counts.get(trace.traceId);
     const options = { fromK6: trace.fromK6 };
-    loss.expected += totalOf(expectedShape(kindOf(trace), found, options));
-    const missing = missingSpans(kindOf(trace), found, options);
+    loss.expected += totalOf(expectedShape(kindOf(trace, found), found?.spans ?? {}, options));
+    const missing = missingSpans(kindOf(trace, found), found?.spans ?? {}, options);
     for (const [service, n] of Object.entries(missing)) loss.lost[service] = (loss.lost[service] ?? 0) + n;
     if (totalOf(missing) > 0) loss.incompleteTraces++;
   }
