@@ -84,6 +84,16 @@ const gracefulStop = new GracefulStop({
 const normalDuration = new Trend('order_duration_normal', true);
 /** Share of valid orders that took the slow path (answered in SLOW_RESPONSE_MS or more). */
 const slowResponses = new Rate('order_slow_responses');
+/**
+ * Share of orders the services refused as overloaded (503: more requests in flight than they take,
+ * services/shared/src/load-shedding.ts): the load is above what this machine serves.
+ */
+const refused = new Rate('order_refused');
+/**
+ * Share of valid orders that failed slowly: a gateway error or timeout (502, 504, or no answer within
+ * k6's 10 s). Overload must never show as these: the services refuse fast with 503 instead.
+ */
+const failedSlowly = new Rate('order_failed_slowly');
 
 export const options = {
   scenarios: { [SCENARIO]: scenarioFor(SCENARIO, __ENV) },
@@ -177,6 +187,8 @@ export default function () {
           { flow },
         );
 
+    refused.add(res.status === 503, { flow });
+    if (!errorPath) failedSlowly.add(res.status === 0 || res.status === 502 || res.status === 504, { flow });
     if (!errorPath && res.status === 200) {
       const slow = res.timings.duration >= SLOW_RESPONSE_MS;
       slowResponses.add(slow, { flow });
@@ -208,7 +220,8 @@ let failuresLogged = 0;
 function logFailure(orderId, flow, res, traceId) {
   failuresLogged++;
   if (failuresLogged > 5 && failuresLogged % 50 !== 0) return;
-  const what = res.status ? `status ${res.status}` : res.error || 'no response';
+  const what =
+    res.status === 503 ? 'status 503, refused: the services are overloaded (lower RATE)' : res.status ? `status ${res.status}` : res.error || 'no response';
   const body = typeof res.body === 'string' ? ` body ${res.body.slice(0, 160)}` : '';
   console.warn(`failed: GET /orders/${orderId} (${flow}) ${what} in ${Math.round(res.timings.duration)} ms, trace_id=${traceId}${body}`);
 }

@@ -24,6 +24,7 @@ import { urls } from '../native/stack.ts';
 import { findTool, isExecutableFile, repoRoot, toolPath } from '../native/tools.ts';
 import { tracesEndpointFromEnv } from './lib/client-spans.js';
 import { errorEveryFromEnv, traceparentModeFromEnv } from './lib/orders.js';
+import { capacityWarning, measuredCapacity } from './capacity.ts';
 import { startStopControl } from './stop-control.ts';
 import { SCENARIOS, SCENARIO_NAMES, isScenarioName, scenarioFor, setupWaitFromEnv, unknownScenarioMessage } from './lib/scenarios.js';
 
@@ -223,6 +224,28 @@ export async function startLoad(options: LoadOptions & { stdio?: StdioOptions })
   return { child, invocation, exited, stop };
 }
 
+/**
+ * The warning to print before a run of `scenario`, if its rate is above what this machine held. A
+ * bad scenario or setting says nothing here: startLoad reports it, with its usage line.
+ */
+function capacityWarningFor(scenario: string): string | undefined {
+  if (!isScenarioName(scenario)) return undefined;
+  let rate: number;
+  try {
+    rate = peakRate(scenarioFor(scenario, process.env));
+  } catch {
+    return undefined;
+  }
+  return capacityWarning(rate, measuredCapacity());
+}
+
+/** The highest arrival rate of a scenario, orders per second (0 for the VU-based smoke). */
+function peakRate(scenario: { rate?: number; timeUnit?: string; stages?: Array<{ target: number }> }): number {
+  const perSecond = (rate: number) => (scenario.timeUnit === '10s' ? rate / 10 : rate);
+  if (scenario.stages) return Math.max(...scenario.stages.map((stage) => perSecond(stage.target)));
+  return scenario.rate === undefined ? 0 : perSecond(scenario.rate);
+}
+
 function usage(): string {
   const width = Math.max(...SCENARIO_NAMES.map((name) => name.length));
   return [
@@ -250,6 +273,8 @@ export async function main(argv: string[]): Promise<number> {
 
   let load: RunningLoad;
   try {
+    const warning = capacityWarningFor(scenario);
+    if (warning) console.error(warning);
     load = await startLoad({ scenario, k6Args, remoteWrite, gracefulStop: true });
   } catch (error) {
     if (error instanceof UsageError) {

@@ -7,6 +7,9 @@
 #   otlp-decode    native/otlp-decode, the independent OTLP decoder of the exemplar tests
 #   compose-check  native/compose-check, docker-compose.yml loaded by Docker Compose's own parser
 #   tempo          from Tempo's own source tree at the pinned tag (the Go module proxy refuses Tempo)
+#   kubernetes     etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, in one
+#                  build of the wrapper module native/k8s; with helm, kwok and k8s-validate (the
+#                  offline schema check) the toolchain of the Helm chart's tests
 #
 #   npm run tools          (also run at the start of npm test)
 #   sh native/build-tools.sh tempo      Tempo only
@@ -157,6 +160,15 @@ prom_cached= k6_cached= decode_cached= compose_cached=
 [ -x "$compose_dir/compose-check" ] && compose_cached=1
 [ -n "$prom_cached" ] || prefetch prometheus "prometheus $PROMETHEUS_VERSION" "$prom_src" fetch_prometheus
 [ -n "$k6_cached" ] || prefetch k6 "k6 $K6_VERSION" "$k6_src" fetch_k6
+k8s_cached=1 validate_cached= helm_cached= kwok_cached=
+for b in $k8s_binaries; do [ -x "$k8s_dir/$b" ] || k8s_cached=; done
+[ -x "$validate_dir/k8s-validate" ] && [ -f "$validate_dir/swagger.json" ] && validate_cached=1
+[ -x "$helm_dir/helm" ] && helm_cached=1
+[ -x "$kwok_dir/kwok" ] && [ -f "$kwok_dir/stages.yaml" ] && kwok_cached=1
+k8s_label="kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) and etcd $ETCD_VERSION"
+[ -n "$k8s_cached" ] || prefetch kubernetes "$k8s_label" "$k8s_dir.partial" fetch_kubernetes
+[ -n "$helm_cached" ] || prefetch helm "helm $HELM_VERSION" "$helm_src" fetch_helm
+[ -n "$kwok_cached" ] || prefetch kwok "kwok $KWOK_VERSION" "$kwok_src" fetch_kwok
 
 if [ -n "$otelcol_job" ]; then
   if finish_job otelcol; then link otelcol "../otelcol/$otelcol_key/otelcol"; fi
@@ -179,6 +191,15 @@ if [ -n "$compose_cached" ]; then say "compose-check: cached"; else
   need_go
   start_job compose_check "compose-check" build_compose_check ""
 fi
+if [ -n "$k8s_cached" ]; then say "$k8s_label: cached"; else
+  start_job kubernetes "$k8s_label" build_kubernetes
+fi
+if [ -n "$helm_cached" ]; then say "helm $HELM_VERSION: cached"; else
+  start_job helm "helm $HELM_VERSION" build_helm
+fi
+if [ -n "$kwok_cached" ]; then say "kwok $KWOK_VERSION: cached"; else
+  start_job kwok "kwok $KWOK_VERSION" build_kwok
+fi
 
 if [ -z "$decode_cached" ] && finish_job otlp_decode; then decode_cached=1; fi
 [ -z "$decode_cached" ] || link otlp-decode "../otlp-decode/${decode_dir##*/}/otlp-decode"
@@ -194,6 +215,26 @@ fi
 
 if [ -z "$k6_cached" ] && finish_job k6; then k6_cached=1; fi
 [ -z "$k6_cached" ] || link k6 "../k6/${k6_dir##*/}/k6"
+
+if [ -z "$helm_cached" ] && finish_job helm; then helm_cached=1; fi
+[ -z "$helm_cached" ] || link helm "../helm/$HELM_VERSION/helm"
+
+if [ -z "$kwok_cached" ] && finish_job kwok; then kwok_cached=1; fi
+[ -z "$kwok_cached" ] || link kwok "../kwok/$KWOK_VERSION/kwok"
+
+if [ -z "$k8s_cached" ] && finish_job kubernetes; then k8s_cached=1; fi
+if [ -n "$k8s_cached" ]; then
+  for b in $k8s_binaries; do link "$b" "../kubernetes/${k8s_dir##*/}/$b"; done
+fi
+
+# The schema check last: it compiles in seconds from the packages the kubernetes build left in the
+# Go cache.
+if [ -n "$validate_cached" ]; then say "k8s-validate: cached"; else
+  need_go
+  start_job k8s_validate "k8s-validate" build_k8s_validate ""
+  if finish_job k8s_validate; then validate_cached=1; fi
+fi
+[ -z "$validate_cached" ] || link k8s-validate "../k8s-validate/${validate_dir##*/}/k8s-validate"
 
 fi # all
 

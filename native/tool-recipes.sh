@@ -190,3 +190,95 @@ decode_dir=$(local_tool_dir otlp-decode)
 build_otlp_decode() { build_local_tool otlp-decode "$decode_dir"; }
 compose_dir=$(local_tool_dir compose-check)
 build_compose_check() { build_local_tool compose-check "$compose_dir"; }
+
+# g. The Kubernetes toolchain of the Helm chart's tests (test/k8s-*.test.ts, docs/KUBERNETES.md).
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd come from the wrapper
+# module native/k8s (its go.mod says why one is needed), in one `go build`: the five share almost
+# every package, and built together they cost 40 % of the CPU of five builds. The version variables
+# are those of a release build (without them the API server reports v0.0.0-master), with the
+# release's commit time as build date so that a rebuild with a warm Go cache is a no-op; the
+# grpcnotrace tag as upstream's release builds set it. Keyed by the module's go.mod and go.sum.
+k8s_mod=$root/native/k8s
+k8s_dir=$TOOLS_DIR/kubernetes/$KUBERNETES_VERSION-$(hash_of "$k8s_mod/go.mod" "$k8s_mod/go.sum")
+k8s_binaries='etcd kube-apiserver kube-controller-manager kube-scheduler kubectl'
+
+# k8s_module_matches_env: does native/k8s/go.mod name the versions of .env?
+k8s_module_matches_env() {
+  grep -q "^[[:space:]]*k8s.io/kubernetes v$KUBERNETES_VERSION\( \|\$\)" "$k8s_mod/go.mod" &&
+    grep -q "^[[:space:]]*go.etcd.io/etcd/server/v3 v$ETCD_VERSION\( \|\$\)" "$k8s_mod/go.mod"
+}
+
+fetch_kubernetes() { (cd "$k8s_mod" && go list -deps tool ./k8s-validate >/dev/null); }
+
+build_kubernetes() {
+  k8s_module_matches_env || { echo "native/k8s/go.mod does not name kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION of .env: run sh native/k8s/gen-go-mod.sh"; return 1; }
+  build_date=$(cd "$k8s_mod" && go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)
+  stamp=
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp="$stamp -X $pkg.gitVersion=v$KUBERNETES_VERSION -X $pkg.gitMajor=${KUBERNETES_VERSION%%.*}"
+    stamp="$stamp -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  done
+  rm -rf "$k8s_dir.partial"
+  mkdir -p "$k8s_dir.partial"
+  (cd "$k8s_mod" && go build -buildvcs=false -tags grpcnotrace -ldflags "-s -w$stamp" -o "$k8s_dir.partial/" tool)
+  # etcd's main package is go.etcd.io/etcd/server/v3, which go build names "server".
+  mv "$k8s_dir.partial/server" "$k8s_dir.partial/etcd"
+  "$k8s_dir.partial/kube-apiserver" --version
+  "$k8s_dir.partial/etcd" --version | head -n 1
+  rm -rf "$k8s_dir" && mv "$k8s_dir.partial" "$k8s_dir"
+}
+
+# h. k8s-validate (native/k8s/k8s-validate), the offline schema check, built in the same module (its
+# packages come from the Go cache the build above filled), with the OpenAPI spec of the
+# k8s.io/kubernetes module next to it, where it looks by default.
+validate_dir=$TOOLS_DIR/k8s-validate/$(hash_of "$k8s_mod/go.mod" "$k8s_mod/go.sum" "$k8s_mod/k8s-validate/main.go")
+build_k8s_validate() {
+  rm -rf "$validate_dir.partial"
+  mkdir -p "$validate_dir.partial"
+  (cd "$k8s_mod" && go build -buildvcs=false -o "$validate_dir.partial/k8s-validate" ./k8s-validate)
+  spec_dir=$(module_dir "k8s.io/kubernetes@v$KUBERNETES_VERSION")/api/openapi-spec
+  cp "$spec_dir/swagger.json" "$validate_dir.partial/swagger.json"
+  chmod u+w "$validate_dir.partial/swagger.json"
+  rm -rf "$validate_dir" && mv "$validate_dir.partial" "$validate_dir"
+}
+
+# i. Helm and kwok, each from a copy of its released module like k6 (neither has replace directives,
+# but helm needs newer Kubernetes libraries than the control plane, and kwok newer gRPC and
+# OpenTelemetry ones: the wrapper module would force either onto versions it was not released with).
+# kwok has no stages built in: its fast node, pod and volume stages and its StorageClass, from the
+# same module, go next to the binary for the test's cluster.
+helm_dir=$TOOLS_DIR/helm/$HELM_VERSION
+helm_src=$work_dir/helm-$HELM_VERSION
+fetch_helm() { fetch_source "helm.sh/helm/v4@v$HELM_VERSION" "$helm_src" ./cmd/helm; }
+build_helm() {
+  [ -f "$helm_src/go.mod" ] || fetch_helm
+  rm -rf "$helm_dir.partial"
+  mkdir -p "$helm_dir.partial"
+  v=helm.sh/helm/v4/internal/version
+  (cd "$helm_src" && GOWORK=off go build -ldflags "-s -w -X $v.version=v$HELM_VERSION -X $v.gitTreeState=clean" -o "$helm_dir.partial/helm" ./cmd/helm)
+  "$helm_dir.partial/helm" version
+  rm -rf "$helm_dir" && mv "$helm_dir.partial" "$helm_dir"
+  rm -rf "$helm_src"
+}
+
+kwok_dir=$TOOLS_DIR/kwok/$KWOK_VERSION
+kwok_src=$work_dir/kwok-$KWOK_VERSION
+fetch_kwok() { fetch_source "sigs.k8s.io/kwok@v$KWOK_VERSION" "$kwok_src" ./cmd/kwok; }
+build_kwok() {
+  [ -f "$kwok_src/go.mod" ] || fetch_kwok
+  rm -rf "$kwok_dir.partial"
+  mkdir -p "$kwok_dir.partial"
+  (cd "$kwok_src" && GOWORK=off go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$kwok_dir.partial/kwok" ./cmd/kwok)
+  "$kwok_dir.partial/kwok" --version
+  stages=$kwok_src/kustomize/stage
+  for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete \
+    volume/fast/pvc-provision volume/fast/pv-bind volume/fast/pvc-delete volume/fast/pv-delete; do
+    echo "# sigs.k8s.io/kwok@v$KWOK_VERSION kustomize/stage/$stage.yaml"
+    cat "$stages/$stage.yaml"
+    echo '---'
+  done >"$kwok_dir.partial/stages.yaml"
+  cp "$stages/volume/fast/storage-class.yaml" "$kwok_dir.partial/storage-class.yaml"
+  rm -rf "$kwok_dir" && mv "$kwok_dir.partial" "$kwok_dir"
+  rm -rf "$kwok_src"
+}

@@ -1,5 +1,6 @@
-// Where the natively built tools live (otelcol, prometheus, promtool, k6, otlp-decode, compose-check, tempo),
-// resolved exactly as native/versions.sh does, and small helpers to run them.
+// Where the natively built tools live (otelcol, prometheus, promtool, k6, otlp-decode, compose-check, tempo,
+// and the Kubernetes toolchain of the chart's tests), resolved exactly as native/versions.sh does, and
+// small helpers to run them.
 //
 // native/build-tools.sh (`npm run tools`) builds them into $TOOLS_DIR/bin. A missing tool makes
 // the test that needs it fail with a message saying so, never skip silently: only Tempo may be
@@ -12,7 +13,23 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type ToolName = 'otelcol' | 'prometheus' | 'promtool' | 'k6' | 'otlp-decode' | 'compose-check' | 'tempo';
+export type ToolName =
+  | 'otelcol'
+  | 'prometheus'
+  | 'promtool'
+  | 'k6'
+  | 'otlp-decode'
+  | 'compose-check'
+  | 'tempo'
+  // The Helm chart's tests (docs/KUBERNETES.md).
+  | 'helm'
+  | 'k8s-validate'
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubectl'
+  | 'kwok';
 
 /** Like sh's ${NAME:-default}: unset and empty both fall back. */
 function envOr(name: string, fallback: () => string): string {

@@ -35,6 +35,9 @@ function importedPackages(file: string): string[] {
     /(?:^|\n)\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/g, // import … from <specifier>, export … from <specifier>
     /(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g, // import <specifier>
     /\bimport\(\s*['"]([^'"]+)['"]/g, // import(<specifier>)
+    // node --import <specifier> in a child process's arguments; the native stack's own entry is the
+    // shared workspace's, there by the workspaces rather than declared by the root.
+    /['"]--import['"],\s*['"]((?!@spike-to-trace\/)[^'"]+)['"]/g,
   ];
   const specifiers = patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1]!));
   return specifiers

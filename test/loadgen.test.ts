@@ -26,6 +26,7 @@ import {
   tracesEndpointFromEnv,
   type ClientSpan,
 } from '../loadgen/lib/client-spans.js';
+import { capacityWarning } from '../loadgen/capacity.ts';
 import { SCENARIO_NAMES, scenarioFor, thresholdsFor } from '../loadgen/lib/scenarios.js';
 import { parseTraceparent, newTraceparent } from '../loadgen/lib/traceparent.js';
 import { startService, type RunningService } from './support/services.ts';
@@ -49,7 +50,15 @@ describe('loadgen/main.js scenarios', () => {
       const options = JSON.parse(result.stdout) as { scenarios: Record<string, { executor: string }>; thresholds: Record<string, unknown> };
       assert.deepEqual(Object.keys(options.scenarios), [name]);
       assert.equal(options.scenarios[name]!.executor, (scenarioFor(name, {}) as { executor: string }).executor);
-      for (const metric of ['http_req_failed{flow:valid}', 'checks', 'http_req_duration{flow:valid}', 'order_duration_normal', 'order_slow_responses']) {
+      for (const metric of [
+        'http_req_failed{flow:valid}',
+        'checks',
+        'http_req_duration{flow:valid}',
+        'order_duration_normal',
+        'order_slow_responses',
+        'order_refused',
+        'order_failed_slowly',
+      ]) {
         assert.ok(metric in options.thresholds, `${name}: no threshold on ${metric}`);
       }
     });
@@ -337,6 +346,17 @@ describe('npm run load -- smoke, against the three services', () => {
     } finally {
       assert.equal((await put(0)).status, 200);
     }
+  });
+
+  test('run.ts warns before a rate above what this machine held in the last bench:load, and says how to measure it when nothing is', () => {
+    const held = { rate: 300, profile: 'default', at: '2026-12-04T20:00:00.000Z' };
+    assert.equal(capacityWarning(300, held), undefined);
+    assert.match(
+      capacityWarning(500, held) ?? '',
+      /^load: warning: 500 orders\/s is above the 300\/s this machine held in the last `npm run bench:load` \(2026-12-04, default profile\)/,
+    );
+    assert.equal(capacityWarning(20, undefined), undefined, 'a light run needs no word');
+    assert.match(capacityWarning(500, undefined) ?? '', /never measured: `npm run bench:load` finds the highest rate it holds/);
   });
 
   test('run.ts hands extra flags to k6 only when k6 accepts them: a typo is one line and exit 2', async () => {

@@ -156,7 +156,11 @@ export function scenarioFor(name, env) {
  *   - order_duration_normal p(95): latency of the valid orders that did NOT take the slow path
  *     (answered in under SLOW_RESPONSE_MS);
  *   - order_slow_responses: the share of valid orders that took the slow path; a 10 % ceiling
- *     leaves the designed 2 % alone and catches a slow path turned up (the live demo's 20 %).
+ *     leaves the designed 2 % alone and catches a slow path turned up (the live demo's 20 %);
+ *   - order_refused: the share of orders the services refused as overloaded (503): above 1 %, the
+ *     rate is more than this machine serves, and the summary says so by name;
+ *   - order_failed_slowly: valid orders that ended in a gateway error or a timeout, which overload
+ *     must never cause (the services refuse fast instead).
  * smoke is strict and aborts early when valid orders fail; spike tolerates queueing at the peak;
  * background never aborts (the traffic must go on in compose) and nobody reads its verdict.
  * @param {string} name
@@ -171,5 +175,7 @@ export function thresholdsFor(name) {
     'http_req_duration{flow:valid}': [`p(90)<${validP90}`],
     order_duration_normal: [`p(95)<${normalP95}`],
     order_slow_responses: ['rate<0.10'],
+    order_refused: ['rate<0.01'],
+    order_failed_slowly: ['rate<0.01'],
   };
 }

@@ -7,7 +7,7 @@ import { StockRepository } from './stock-repository.ts';
 export function createInventoryApp(slowPathSettings: SlowPathSettings, options: { adminToken?: string } = {}): Express {
   const slowPath = new SlowPath(slowPathSettings);
   const stock = new StockRepository(slowPath);
-  return createServiceApp((app) => {
+  return createServiceApp('inventory', (app) => {
     app.get('/stock/:id', async (req, res) => {
       res.json(await stock.getStock(parseId(req.params.id, 'item id')));
     });

@@ -27,7 +27,7 @@ const TRACER = 'order';
 const quantityOf = (orderId: number) => (orderId % 5) + 1;
 
 export function createOrderApp(config: OrderConfig): Express {
-  return createServiceApp((app) => {
+  return createServiceApp('order', (app) => {
     app.get('/orders/:id', async (req, res) => {
       const orderId = parseId(req.params.id, 'order id');
       const userId = req.get('x-user-id');

@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import { PriceCatalog, PriceNotFoundError } from './price-catalog.ts';
 
 export function createPricingApp(catalog = new PriceCatalog()): Express {
-  return createServiceApp((app) => {
+  return createServiceApp('pricing', (app) => {
     app.get('/price/:id', async (req, res) => {
       const itemId = parseId(req.params.id, 'item id');
       try {

@@ -11,9 +11,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { HttpError } from './http.ts';
 
-/** A call to another service failed: 502 when it answered badly or not at all, 504 on timeout. */
+/**
+ * A call to another service failed: 502 when it answered badly or not at all, 504 on timeout, 503
+ * when it refused the call because it is overloaded (load-shedding.ts): passed on as such, so that
+ * an overload reads as an overload all the way to the caller.
+ */
 export class DownstreamError extends HttpError {
-  constructor(status: 502 | 504, message: string, options?: { cause?: unknown }) {
+  constructor(status: 502 | 503 | 504, message: string, options?: { cause?: unknown }) {
     super(status, message);
     this.name = 'DownstreamError';
     if (options?.cause !== undefined) this.cause = options.cause;
@@ -60,6 +64,7 @@ export function getJson<T>(service: string, url: string, options: { timeoutMs: n
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           const status = response.statusCode ?? 0;
+          if (status === 503) return reject(new DownstreamError(503, `${service} answered 503: ${errorMessageOf(text)}`));
           if (status < 200 || status > 299) return reject(new DownstreamError(502, `${service} answered ${status}: ${errorMessageOf(text)}`));
           try {
             resolve(JSON.parse(text) as T);
