@@ -41,20 +41,20 @@ export function shortened(text: string, max = 40): string {
 const JSON_BODY_LIMIT = '16kb';
 
 /**
- * The express app every service starts from: request-duration metrics on every route, GET /healthz,
- * load shedding past MAX_IN_FLIGHT_REQUESTS requests in flight (load-shedding.ts; health probes are
- * always answered), JSON bodies up to 16 kB, then the service's own routes, then JSON answers for
- * 404 and errors.
+ * The express app every service starts from: request-duration metrics on every route, JSON bodies
+ * up to 16 kB, GET /healthz, load shedding past MAX_IN_FLIGHT_REQUESTS requests in flight
+ * (load-shedding.ts; after /healthz, so that health probes are always answered), then the service's
+ * own routes, then JSON answers for 404 and errors.
  */
 export function createServiceApp(service: string, addRoutes: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestDurationMiddleware());
+  app.use(express.json({ limit: JSON_BODY_LIMIT }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.use(shedLoad(service, intFromEnv('MAX_IN_FLIGHT_REQUESTS', DEFAULT_MAX_IN_FLIGHT_REQUESTS, { min: 1, max: 1_000_000 })));
-  app.use(express.json({ limit: JSON_BODY_LIMIT }));
   addRoutes(app);
   app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));
   app.use(jsonErrorHandler);
